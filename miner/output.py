@@ -1,0 +1,79 @@
+"""Atomic output files: written under a temporary name in the same folder and renamed into
+place only when complete, so an interrupted run never leaves a partial file under the final
+name, and an existing file is never replaced unless the user asked (--force)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import IO
+
+import orjson
+
+from .errors import OutputError
+
+
+class AtomicFile:
+    """`with AtomicFile(path, force=False) as f: f.write(b"...")` - binary, renamed on success."""
+
+    def __init__(self, path: str, force: bool = False, mode: str = "wb"):
+        self.path = path
+        self.force = force
+        self.mode = mode
+        self._tmp: str | None = None
+        self._fh: IO | None = None
+
+    def __enter__(self):
+        check_writable(self.path, self.force)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, self._tmp = tempfile.mkstemp(prefix="." + os.path.basename(self.path) + ".", suffix=".partial", dir=folder)
+        self._fh = os.fdopen(fd, self.mode)
+        return self._fh
+
+    def __exit__(self, exc_type, exc, tb):
+        assert self._fh is not None and self._tmp is not None
+        try:
+            if exc_type is None:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+                self._tmp = None
+        finally:
+            if self._tmp and os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+        return False
+
+
+def check_writable(path: str, force: bool) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"{path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a folder; give a file name such as {os.path.join(path, 'dataset.jsonl')}")
+    if os.path.exists(path) and not force:
+        raise OutputError(f"{path} already exists; use --force to replace it, or choose another -o")
+
+
+class JsonlWriter:
+    """Writes one JSON object per line through an AtomicFile."""
+
+    def __init__(self, path: str, force: bool = False):
+        self._atomic = AtomicFile(path, force=force)
+        self._fh = None
+        self.lines = 0
+
+    def __enter__(self):
+        self._fh = self._atomic.__enter__()
+        return self
+
+    def write(self, obj) -> None:
+        self._fh.write(orjson.dumps(obj) + b"\n")
+        self.lines += 1
+
+    def __exit__(self, *exc):
+        return self._atomic.__exit__(*exc)
+
+
+def dumps(obj) -> bytes:
+    return orjson.dumps(obj)
