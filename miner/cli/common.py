@@ -1,0 +1,112 @@
+"""Shared pieces of the CLI: error handling, progress, and the summary table.
+
+This is the only place (with the command modules) that prints or exits."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from miner.errors import MinerError
+from miner.summary import Summary
+
+debug_option = click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+force_option = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary table.")
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn MinerError into a one-line `Error: ...` and exit 1; unexpected errors get a short
+    message too, with the traceback only under --debug (or MINER_DEBUG=1)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = kwargs.get("debug") or os.environ.get("MINER_DEBUG") == "1"
+        try:
+            return fn(*args, **kwargs)
+        except MinerError as e:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted. Nothing was written under the output name; run the same "
+                       "command again to resume (LLM results already paid for are cached).", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as e:  # pragma: no cover - a bug, not a user error
+            if debug:
+                raise
+            click.echo(f"Error: unexpected {type(e).__name__}: {e}\n"
+                       "This is a bug in miner. Re-run with --debug for the traceback and report it.",
+                       err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=False)
+
+
+@contextmanager
+def progress(label: str, total: int | None = None, quiet: bool = False, unit: str = "items") -> Iterator[Callable]:
+    """A progress bar on stderr (only when it is a terminal). Yields `advance(n=1, **fields)`."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda n=1, **kw: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cols = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn() if total else TextColumn(f"{{task.completed}} {unit}"),
+            TextColumn("{task.fields[extra]}"), TimeElapsedColumn()]
+    with Progress(*cols, console=console(), transient=True) as p:
+        task = p.add_task(label, total=total, extra="")
+
+        def advance(n: int = 1, **fields) -> None:
+            extra = "  ".join(f"{k} {v}" for k, v in fields.items())
+            p.update(task, advance=n, extra=extra)
+
+        yield advance
+
+
+def print_summary(summary: Summary, quiet: bool = False) -> None:
+    """The table at the end of every run: counts, skips by reason (with first examples), notes."""
+    if quiet:
+        return
+    from rich.table import Table
+
+    t = Table(title=summary.title, show_header=False, title_justify="left", box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    for k, v in summary.counts.items():
+        t.add_row(k, _fmt(v))
+    for k, v in summary.info.items():
+        if isinstance(v, (str, int, float)):
+            t.add_row(k, _fmt(v))
+    if summary.skips:
+        t.add_row("skipped", _fmt(sum(summary.skips.values())))
+        for reason, n in summary.skips.most_common():
+            t.add_row(f"  {reason}", _fmt(n))
+    c = console()
+    c.print(t)
+    for reason, ex in summary.skip_examples.items():
+        if ex:
+            c.print(f"[dim]{reason}: e.g. {ex[0]}[/dim]")
+    for n in summary.notes:
+        c.print(f"Note: {n}")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4f}" if v < 1 else f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
