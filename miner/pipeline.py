@@ -1,0 +1,301 @@
+"""The chat pipeline: inputs -> parsers -> transforms -> (retry collapse) -> writer.
+
+    iter_conversations(paths)   files, folders, ZIPs -> Conversation / Preference, with skips
+                                counted in a Summary
+    convert(paths, out, opts)   the above, cleaned, filtered, collapsed and written as JSONL
+    inspect(paths)              what each input is and what is in it, without writing
+
+Everything streams: one conversation is in memory at a time.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from . import tokens, transforms, writers
+from .errors import ConfigError, InputError, MinerError, UnknownFormat
+from .models import Conversation, Preference, Skip
+from .output import JsonlWriter, check_writable
+from .sources import Entry, iter_entries
+from .summary import Summary
+
+Progress = Callable[..., None]
+
+
+@dataclass
+class ConvertOptions:
+    format: str = "openai"
+    system: str | None = None
+    attachments: bool = False
+    collapse: bool = True
+    retry_rules: str | None = None
+    all_drafts: bool = False
+    max_tokens: int | None = None
+    long: str = "split"  # or "drop"
+    min_turns: int = 1
+    since: float | None = None
+    until: float | None = None
+    title_match: str | None = None
+    force: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def iter_conversations(paths: list[str], summary: Summary, attachments: bool = False,
+                       progress: Progress | None = None) -> Iterator[Conversation | Preference]:
+    """Every conversation (or preference pair, from DPO JSONL) in `paths`.
+
+    Unreadable files and broken conversations are counted in `summary` and skipped; a path
+    that does not exist raises InputError. An archive with no chat data in it is reported.
+    """
+    from miner import parsers
+
+    opts = parsers.ParseOptions(attachments=attachments)
+    found_by_root: dict[str, int] = {}
+    roots: list[str] = []
+
+    def on_skip(where: str, reason: str) -> None:
+        summary.skip("unreadable file", where, reason)
+
+    for entry in iter_entries(paths, on_skip=on_skip):
+        if entry.root not in found_by_root:
+            found_by_root[entry.root] = 0
+            roots.append(entry.root)
+        try:
+            mod = parsers.detect(entry, kind="chat")
+        except UnknownFormat as e:
+            if "!" in entry.name:
+                summary.add("archive files ignored (not chat data)")
+            else:
+                summary.skip("not a chat export", entry.name, e.reason)
+            continue
+        except InputError as e:
+            summary.skip("unreadable file", entry.name, e.reason)
+            continue
+        found_by_root[entry.root] += 1
+        summary.add("files read")
+        summary.info.setdefault("formats", "")
+        if mod.LABEL not in summary.info["formats"]:
+            summary.info["formats"] = ", ".join(x for x in [summary.info["formats"], mod.LABEL] if x)
+        try:
+            for item in mod.parse(entry, opts):
+                if isinstance(item, Skip):
+                    summary.skip(item.reason, item.where, item.detail)
+                    continue
+                summary.add("conversations read")
+                if isinstance(item, Conversation):
+                    if item.meta.get("fallback_leaf"):
+                        summary.add("branch chosen by newest leaf (no current node)")
+                    for k, v in (item.meta.get("dropped") or {}).items():
+                        summary.info.setdefault("dropped", {})
+                        summary.info["dropped"][k] = summary.info["dropped"].get(k, 0) + v
+                if progress:
+                    progress(1)
+                yield item
+        except MinerError as e:
+            summary.skip("unreadable file", entry.name, str(e.args[0]) if e.args else str(e))
+    # A ZIP or folder that held nothing we could read is almost always the wrong file.
+    for root in roots:
+        if found_by_root[root] == 0 and root in paths:
+            summary.skip("no chat data found", root,
+                         "no conversations.json (ChatGPT/Claude) or chat JSONL inside; "
+                         "is this the export ZIP as downloaded?")
+
+
+def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progress | None = None) -> Summary:
+    """Read chat inputs and write one training line per conversation (or preference pair)."""
+    writer = writers.get(options.format)
+    check_writable(out, options.force)
+    title_re = _compile(options.title_match)
+    summary = Summary(title=f"miner convert -> {out}")
+    rules = _retry_rules(options) if options.collapse or writer.KIND == "preference" else None
+    counted_messages = 0
+    with JsonlWriter(out, force=options.force) as w:
+        for item in iter_conversations(paths, summary, options.attachments, progress):
+            if isinstance(item, Preference):
+                _write_pair(w, writer, item, summary, options)
+                continue
+            for example, pairs in _prepare(item, options, rules, title_re, summary):
+                if writer.KIND == "preference":
+                    for pair in pairs:
+                        _write_pair(w, writer, pair, summary, options)
+                    if not pairs:
+                        summary.add("conversations without a retry chain (no pair)")
+                    continue
+                try:
+                    line = writer.render(example)
+                except writers.FormatError as e:
+                    summary.skip(f"cannot be written as {options.format}", _where(example), str(e))
+                    continue
+                w.write(line)
+                summary.add("examples written")
+                counted_messages += len(example.messages)
+                summary.add("tokens", tokens.count_messages(example.messages))
+        written = w.lines
+        if written == 0:
+            # Nothing usable: leave no empty file behind and let the CLI exit non-zero.
+            raise NothingWritten(summary)
+    summary.counts["messages"] = counted_messages
+    _order(summary)
+    return summary
+
+
+class NothingWritten(MinerError):
+    def __init__(self, summary: Summary):
+        self.summary = summary
+        super().__init__("no examples were written; see the skipped reasons above")
+
+
+def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Summary):
+    """Clean, filter, collapse and size one conversation. Yields (example, pairs)."""
+    conv = replace(conv, messages=transforms.normalize(conv.messages))
+    conv = transforms.trim_to_trainable(conv)
+    if not transforms.has_assistant(conv):
+        summary.skip("no assistant turn after cleaning", _where(conv))
+        return
+    why = transforms.passes_filters(conv, since=o.since, until=o.until, title_re=title_re, min_turns=o.min_turns)
+    if why:
+        summary.skip(f"filtered: {why}", _where(conv))
+        return
+    pairs: list[Preference] = []
+    if rules is not None:
+        from miner import retries
+
+        res = retries.collapse(conv, rules, all_drafts=o.all_drafts)
+        if res.chains:
+            summary.add("retry chains found", len(res.chains))
+            if o.collapse:
+                summary.add("retry chains collapsed", len(res.chains))
+                conv = res.conversation
+        pairs = [_with_system_pair(p, o.system) for p in res.pairs]
+    conv = transforms.with_system(conv, o.system)
+    if o.max_tokens and tokens.count_messages(conv.messages) > o.max_tokens:
+        if o.long == "drop":
+            summary.skip("over --max-tokens (dropped)", _where(conv))
+            return
+        parts, dropped = transforms.split_long(conv, o.max_tokens)
+        summary.add("long conversations split", 1)
+        if dropped:
+            summary.add("exchanges dropped (one exchange over --max-tokens)", dropped)
+        if not parts:
+            summary.skip("over --max-tokens (no exchange fits)", _where(conv))
+            return
+        for i, part in enumerate(parts):
+            yield part, pairs if i == 0 else []
+        return
+    yield conv, pairs
+
+
+def _with_system_pair(p: Preference, system: str | None) -> Preference:
+    if not system:
+        return p
+    prompt = [m for m in p.prompt if m.role != "system"]
+    from .models import Message
+
+    return replace(p, prompt=[Message("system", system)] + prompt)
+
+
+def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: ConvertOptions) -> None:
+    if writer.KIND != "preference":
+        summary.skip(f"preference pair cannot be written as {o.format}", pair.id or pair.source,
+                     "use --format openai-dpo or trl-preference")
+        return
+    try:
+        w.write(writer.render(pair))
+    except writers.FormatError as e:
+        summary.skip(f"cannot be written as {o.format}", pair.id or pair.source, str(e))
+        return
+    summary.add("preference pairs written")
+    summary.add("tokens", tokens.count_messages(pair.prompt + [pair.chosen, pair.rejected]))
+
+
+def _retry_rules(o: ConvertOptions):
+    try:
+        from miner import retries
+    except ModuleNotFoundError:  # pragma: no cover - the module ships with miner
+        return None
+    return retries.load_rules(o.retry_rules)
+
+
+def _compile(pattern: str | None):
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as e:
+        raise ConfigError(f"--title-match {pattern!r} is not a valid regular expression: {e}") from None
+
+
+def _where(conv: Conversation) -> str:
+    label = conv.title or conv.id or "?"
+    return f"{conv.source} conversation {label!r}" if conv.source else f"conversation {label!r}"
+
+
+_ORDER = ["files read", "conversations read", "examples written", "preference pairs written", "messages", "tokens"]
+
+
+def _order(summary: Summary) -> None:
+    ordered = {k: summary.counts[k] for k in _ORDER if k in summary.counts}
+    ordered.update({k: v for k, v in summary.counts.items() if k not in ordered})
+    summary.counts.clear()
+    summary.counts.update(ordered)
+
+
+# ---- inspect --------------------------------------------------------------------------------
+
+def inspect(paths: list[str], progress: Progress | None = None) -> tuple[list[dict], Summary]:
+    """Describe every input file: its format and what it holds. Nothing is written."""
+    from miner import parsers
+
+    summary = Summary(title="miner inspect")
+    rows: list[dict] = []
+    opts = parsers.ParseOptions()
+
+    def on_skip(where: str, reason: str) -> None:
+        rows.append({"file": where, "format": "unreadable", "detail": reason})
+        summary.skip("unreadable", where, reason)
+
+    for entry in iter_entries(paths, on_skip=on_skip):
+        try:
+            mod = parsers.detect(entry)
+        except InputError as e:
+            rows.append({"file": entry.name, "format": "unsupported", "detail": e.reason})
+            summary.skip("unsupported", entry.name, e.reason)
+            continue
+        row = {"file": entry.name, "format": mod.LABEL, "kind": mod.KIND, "bytes": entry.size}
+        try:
+            row.update(_describe(mod, entry, opts))
+        except MinerError as e:
+            row["detail"] = str(e)
+            summary.skip("unreadable", entry.name, str(e))
+        rows.append(row)
+        summary.add("files read")
+        if progress:
+            progress(1)
+    return rows, summary
+
+
+def _describe(mod, entry: Entry, opts) -> dict:
+    n = msgs = toks = skipped = 0
+    if mod.KIND == "chat":
+        for item in mod.parse(entry, opts):
+            if isinstance(item, Skip):
+                skipped += 1
+                continue
+            n += 1
+            if isinstance(item, Conversation):
+                ms = transforms.normalize(item.messages)
+                msgs += len(ms)
+                toks += tokens.count_messages(ms)
+        return {"conversations": n, "messages": msgs, "tokens": toks, "skipped": skipped}
+    words = 0
+    for item in mod.parse(entry, opts):
+        if isinstance(item, Skip):
+            skipped += 1
+            continue
+        n += 1
+        for b in item.blocks:
+            if b.kind == "paragraph":
+                words += len(b.text.split())
+                toks += tokens.count(b.text)
+    return {"documents": n, "words": words, "tokens": toks, "skipped": skipped}
