@@ -52,6 +52,7 @@ def iter_conversations(paths: list[str], summary: Summary, attachments: bool = F
 
     opts = parsers.ParseOptions(attachments=attachments)
     found_by_root: dict[str, int] = {}
+    containers: set[str] = set()  # roots that are folders or archives, not single files
     roots: list[str] = []
 
     def on_skip(where: str, reason: str) -> None:
@@ -61,6 +62,8 @@ def iter_conversations(paths: list[str], summary: Summary, attachments: bool = F
         if entry.root not in found_by_root:
             found_by_root[entry.root] = 0
             roots.append(entry.root)
+        if entry.name != entry.root:
+            containers.add(entry.root)
         try:
             mod = parsers.detect(entry, kind="chat")
         except UnknownFormat as e:
@@ -96,7 +99,7 @@ def iter_conversations(paths: list[str], summary: Summary, attachments: bool = F
             summary.skip("unreadable file", entry.name, str(e.args[0]) if e.args else str(e))
     # A ZIP or folder that held nothing we could read is almost always the wrong file.
     for root in roots:
-        if found_by_root[root] == 0 and root in paths:
+        if found_by_root[root] == 0 and root in containers:
             summary.skip("no chat data found", root,
                          "no conversations.json (ChatGPT/Claude) or chat JSONL inside; "
                          "is this the export ZIP as downloaded?")
@@ -212,7 +215,7 @@ def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: C
 def _retry_rules(o: ConvertOptions):
     try:
         from miner import retries
-    except ModuleNotFoundError:  # pragma: no cover - the module ships with miner
+    except ImportError:  # pragma: no cover - the module ships with miner
         return None
     return retries.load_rules(o.retry_rules)
 

@@ -83,7 +83,7 @@ def print_summary(summary: Summary, quiet: bool = False) -> None:
         return
     from rich.table import Table
 
-    t = Table(title=summary.title, show_header=False, title_justify="left", box=None, pad_edge=False)
+    t = Table(title=summary.title, show_header=False, title_justify="left", box=None, pad_edge=False, min_width=50)
     t.add_column(style="bold")
     t.add_column(justify="right")
     for k, v in summary.counts.items():

@@ -1,0 +1,79 @@
+"""Benchmark `miner convert` on a large synthetic ChatGPT export against a bare orjson decode
+of the same file, in one run on one machine, and print the ratios.
+
+    python bench/bench_convert.py --mb 400            # generates bench/out/export-400.json if missing
+
+Each measurement runs in a fresh subprocess; peak memory is that process's max RSS (wait4).
+Also timed, to justify the streaming approach: iterating the array with miner.jsonstream
+(orjson-probed windows) and with ijson (yajl2_c), both building every conversation object.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+BARE = "import orjson,sys; data=orjson.loads(open(sys.argv[1],'rb').read()); print(len(data))"
+STREAM = ("import sys; from miner.jsonstream import iter_array\n"
+          "n=0\nwith open(sys.argv[1],'rb') as f:\n    for x in iter_array(f): n+=1\nprint(n)")
+IJSON = ("import sys, ijson; n=0\nwith open(sys.argv[1],'rb') as f:\n"
+         "    for x in ijson.items(f,'item',use_float=True): n+=1\nprint(n, ijson.backend)")
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    if status != 0:
+        err = p.stderr.read().decode() if p.stderr else ""
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    return wall, ru.ru_maxrss / 1024  # Linux reports KB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=400, help="size of the synthetic export")
+    ap.add_argument("--file", help="use this conversations.json instead of generating one")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (the best is kept)")
+    ap.add_argument("--skip-ijson", action="store_true")
+    a = ap.parse_args()
+    path = a.file
+    if not path:
+        os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
+        path = os.path.join(HERE, "out", f"export-{int(a.mb)}.json")
+        if not os.path.exists(path):
+            subprocess.run([sys.executable, os.path.join(HERE, "make_export.py"), path, "--mb", str(a.mb)], check=True)
+    size = os.path.getsize(path) / 1e6
+    out = os.path.join(tempfile.mkdtemp(), "out.jsonl")
+    py = sys.executable
+    runs = {
+        "orjson.loads (bare decode)": [py, "-c", BARE, path],
+        "miner.jsonstream iteration": [py, "-c", STREAM, path],
+        "miner convert (default)": [py, "-m", "miner", "convert", path, "-o", out, "--force", "--quiet"],
+    }
+    if not a.skip_ijson:
+        runs["ijson.items iteration"] = [py, "-c", IJSON, path]
+    results = {}
+    for name, cmd in runs.items():
+        best = min((measure(cmd) for _ in range(a.repeat)), key=lambda r: r[0])
+        results[name] = best
+    base_t, base_m = results["orjson.loads (bare decode)"]
+    print(f"input: {path} ({size:,.0f} MB), python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"{'':32} {'seconds':>9} {'x bare':>7} {'peak MB':>9} {'x bare':>7}")
+    for name, (t, m) in results.items():
+        print(f"{name:32} {t:9.2f} {t / base_t:7.2f} {m:9.0f} {m / base_m:7.2f}")
+    t, m = results["miner convert (default)"]
+    print(f"\ntarget: convert within 2x of bare decode time -> {t / base_t:.2f}x "
+          f"({'met' if t / base_t <= 2 else 'NOT met'}); peak memory under 250 MB -> {m:.0f} MB "
+          f"({'met' if m < 250 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
