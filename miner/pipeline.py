@@ -9,7 +9,10 @@ Everything streams: one conversation is in memory at a time.
 """
 from __future__ import annotations
 
+import os
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +24,9 @@ from .sources import Entry, iter_entries
 from .summary import Summary
 
 Progress = Callable[..., None]
+
+# What reading a damaged file or archive member can raise besides our own errors.
+READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeError)
 
 
 @dataclass
@@ -96,7 +102,13 @@ def iter_conversations(paths: list[str], summary: Summary, attachments: bool = F
                     progress(1)
                 yield item
         except MinerError as e:
-            summary.skip("unreadable file", entry.name, str(e.args[0]) if e.args else str(e))
+            summary.skip("unreadable file", entry.name, str(e))
+        except READ_ERRORS as e:
+            summary.skip("unreadable file", entry.name, f"{type(e).__name__}: {e}")
+        except Exception as e:  # a parser bug must not sink the other files of the run
+            if os.environ.get("MINER_DEBUG") == "1":
+                raise
+            summary.skip("internal error while reading (please report it)", entry.name, f"{type(e).__name__}: {e}")
     # A ZIP or folder that held nothing we could read is almost always the wrong file.
     for root in roots:
         if found_by_root[root] == 0 and root in containers:

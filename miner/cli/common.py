@@ -27,6 +27,8 @@ def handle_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         debug = kwargs.get("debug") or os.environ.get("MINER_DEBUG") == "1"
+        if debug:
+            os.environ["MINER_DEBUG"] = "1"  # library code re-raises internal errors under --debug
         try:
             return fn(*args, **kwargs)
         except MinerError as e:
