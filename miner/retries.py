@@ -1,0 +1,805 @@
+"""Retry chains: find the follow-ups that ask to redo the previous answer, fold them into the
+original request, and keep only the answer the author accepted.
+
+Where it sits: parsers -> transforms -> **retries.collapse** -> writers. `collapse` takes one
+Conversation and returns the collapsed Conversation (for SFT formats) and Preference pairs
+(accepted answer = chosen, first draft = rejected) for openai-dpo / trl-preference. `miner
+retries` shows every decision so authors can check and tune the rules.
+
+Detection is offline and explainable: phrase lists (templates/retry-rules.yaml, extendable with
+--retry-rules FILE) find retry and not-a-retry wording, forgiving small typos; when both kinds
+match, or the wording is weak, the assistant's next answer settles it: a rewrite shares most of
+the draft's words and starts like it, a continuation carries on without repeating it.
+Everything here is pure: no I/O except reading the rule files in `load_rules`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from miner.errors import ConfigError
+from miner.models import Conversation, Message, Preference
+
+RULES_FILE = "retry-rules.yaml"
+
+# Categories with behaviour of their own; any other retry group behaves like a "modify" group
+# and any other not_retry group like new_request.
+REDO = "redo"  # a fresh attempt may share few words with the draft
+WEAK = "dissatisfied"  # "no", "meh": a retry only if the next answer does not carry on
+TASK_SWITCH = "task_switch"  # a different kind of text: never folded
+THANKS = "thanks"  # never blocks a retry phrase
+
+# Thresholds for comparing the next answer with the draft (fractions of the draft's content
+# words). Rewrites by chat models keep names, setting and many phrases; continuations keep the
+# names but little else, and start somewhere new.
+MIN_JUDGE_WORDS = 8  # below this many content words a draft is too short to compare
+REWRITE_SHARED = 0.5
+REWRITE_SHARED_WITH_START = 0.3
+START_ALIKE = 0.3
+CONTINUE_SHARED = 0.25
+CONTINUE_START = 0.2
+# A follow-up with no retry phrase still counts when the next answer plainly redoes the draft.
+FALLBACK_MAX_WORDS = 15
+FALLBACK_SHARED = 0.6
+# Pasted new material ("rewrite this: <three paragraphs>") is a new request, not a retry.
+NEW_MATERIAL_WORDS = 40
+NEW_MATERIAL_SHARE = 0.6
+# Phrases are looked for in the first words only: instructions come first, and a pasted
+# manuscript must not make matching slow.
+MATCH_WINDOW = 400
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
+    "fifty sixty hundred thousand couple few".split())
+_NUMBER = re.compile(r"\d+(?:k|st|nd|rd|th)?")
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being
+below between both but by can can't could couldn't did didn't do does doesn't doing don't down
+during each few for from further had hadn't has hasn't have haven't having he he'd he'll he's her
+here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's
+its itself let's me more most mustn't my myself no nor not of off on once only or other ought our
+ours ourselves out over own same shan't she she'd she'll she's should shouldn't so some such than
+that that's the their theirs them themselves then there there's these they they'd they'll they're
+they've this those through to too under until up very was wasn't we we'd we'll we're we've were
+weren't what what's when when's where where's which while who who's whom why why's will with won't
+would wouldn't you you'd you'll you're you've your yours yourself yourselves just now also even
+still like one two get got make made can could would will shall may might must said says say
+""".split())
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pattern:
+    text: str  # the phrase as written in the rules file
+    kind: str  # "retry" or "not_retry"
+    category: str
+    items: tuple  # ("lit", word) | ("glob", regex) | ("gap",) | ("one",) | ("num",)
+    start: bool = False  # ^: must match at the first word
+    end: bool = False  # $: must match through the last word
+
+    @property
+    def size(self) -> int:
+        return sum(1 for it in self.items if it[0] != "gap")
+
+
+@dataclass
+class Rules:
+    """Compiled phrase lists. Build with load_rules()."""
+
+    patterns: list[Pattern]
+    fillers_start: list[tuple[str, ...]]  # longest first
+    fillers_end: list[tuple[str, ...]]
+    vocab: frozenset[str]  # literal rule words, the targets of typo forgiveness
+    sources: list[str] = field(default_factory=list)
+
+    def categories(self, kind: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for p in self.patterns:
+            if p.kind == kind:
+                seen.setdefault(p.category)
+        return list(seen)
+
+
+def load_rules(extra: str | None = None) -> Rules:
+    """The packaged rules, plus the phrases in the user's `extra` YAML file (same layout)."""
+    try:
+        text = resources.files("miner.templates").joinpath(RULES_FILE).read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError, OSError) as e:  # pragma: no cover - packaging bug
+        raise ConfigError(f"the built-in retry rules ({RULES_FILE}) are missing from this install: {e}") from None
+    data = [("built-in " + RULES_FILE, _parse_rules(text, "built-in " + RULES_FILE))]
+    if extra:
+        try:
+            with open(extra, encoding="utf-8") as f:
+                user_text = f.read()
+        except FileNotFoundError:
+            raise ConfigError(f"--retry-rules {extra}: no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"--retry-rules {extra}: cannot be read ({e})") from None
+        data.append((extra, _parse_rules(user_text, extra)))
+    return _compile_rules(data)
+
+
+def _parse_rules(text: str, where: str) -> dict:
+    """Check a rules file's layout; returns {"retry": {cat: [..]}, "not_retry": {...},
+    "fillers": {"start": [..], "end": [..]}} with every phrase a non-empty string."""
+    hint = "see the built-in retry-rules.yaml for the layout"
+    try:
+        # BaseLoader keeps every phrase a string: "no", "yes", "on" and "2000" are phrases here,
+        # not booleans or numbers.
+        raw = yaml.load(text, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}: not valid YAML{line} ({getattr(e, 'problem', None) or e}); {hint}") from None
+    if raw is None or raw == "":
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected groups like 'retry:' and 'not_retry:' at the top; {hint}")
+    out: dict = {"retry": {}, "not_retry": {}, "fillers": {"start": [], "end": []}}
+    for key, value in raw.items():
+        if key in ("version",):
+            continue
+        if key not in out:
+            raise ConfigError(f"{where}: unknown section {key!r}; the sections are retry, not_retry and fillers")
+        if value is None or value == "":
+            continue
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {key!r} must hold named lists of phrases (e.g. '{key}:\\n  mine:\\n    - a phrase'); {hint}")
+        for cat, phrases in value.items():
+            if key == "fillers" and cat not in ("start", "end"):
+                raise ConfigError(f"{where}: fillers has lists 'start' and 'end', not {cat!r}")
+            if not isinstance(cat, str) or not re.fullmatch(r"[A-Za-z][\w-]*", cat):
+                raise ConfigError(f"{where}: {key}: group name {cat!r} must be a plain word")
+            if phrases is None or phrases == "":
+                continue
+            if not isinstance(phrases, list):
+                raise ConfigError(f"{where}: {key}.{cat} must be a list of phrases (lines starting with '- ')")
+            for p in phrases:
+                if p is None or p == "":
+                    raise ConfigError(f"{where}: {key}.{cat} has an empty item (a phrase that starts with # "
+                                      "must be in quotes, like - \"# words\", or YAML reads it as a comment)")
+                if not isinstance(p, str) or not _tokens(p.replace("*", "x").replace("#", "1").replace("_", "x")):
+                    raise ConfigError(f"{where}: {key}.{cat}: {p!r} is not a phrase (write words, optionally with * _ # ^ $)")
+                out[key].setdefault(cat, []).append(p.strip())
+    return out
+
+
+def _compile_rules(data: list[tuple[str, dict]]) -> Rules:
+    patterns: list[Pattern] = []
+    starts: set[tuple[str, ...]] = set()
+    ends: set[tuple[str, ...]] = set()
+    seen: set[tuple[str, str, str]] = set()
+    for where, d in data:
+        for kind in ("retry", "not_retry"):
+            for cat, phrases in d[kind].items():
+                for p in phrases:
+                    if (kind, cat, p.lower()) in seen:
+                        continue
+                    seen.add((kind, cat, p.lower()))
+                    try:
+                        patterns.append(_compile_phrase(p, kind, cat))
+                    except ValueError as e:
+                        raise ConfigError(f"{where}: {kind}.{cat}: {p!r}: {e}") from None
+        starts.update(tuple(_tokens(p)) for p in d["fillers"]["start"] if _tokens(p))
+        ends.update(tuple(_tokens(p)) for p in d["fillers"]["end"] if _tokens(p))
+    vocab = frozenset(it[1] for p in patterns for it in p.items if it[0] == "lit" and len(it[1]) >= 4)
+    return Rules(patterns=patterns,
+                 fillers_start=sorted(starts, key=lambda t: (-len(t), t)),
+                 fillers_end=sorted(ends, key=lambda t: (-len(t), t)),
+                 vocab=vocab, sources=[w for w, _ in data])
+
+
+def _compile_phrase(text: str, kind: str, category: str) -> Pattern:
+    s = text.strip()
+    start = s.startswith("^")
+    end = s.endswith("$")
+    s = s.strip("^$").strip()
+    items: list[tuple] = []
+    for raw in s.split():
+        if raw == "*":
+            items.append(("gap",))
+        elif raw == "_":
+            items.append(("one",))
+        elif raw == "#":
+            items.append(("num",))
+        elif "*" in raw:
+            body = raw.lower().replace("’", "'")
+            if not re.fullmatch(r"[^\W_*]*\*[^\W_*]*", body.replace("'", "")):
+                raise ValueError("a word may hold one * (like *ier or rewrit*)")
+            left, right = body.split("*")
+            items.append(("glob", re.compile(re.escape(left) + r"[^\W_]{2,}" + re.escape(right))))
+        else:
+            for t in _tokens(raw):
+                items.append(("lit", t))
+    if not any(it[0] in ("lit", "glob") for it in items):
+        raise ValueError("needs at least one word")
+    return Pattern(text=text.strip(), kind=kind, category=category, items=tuple(items), start=start, end=end)
+
+
+# ---- text helpers ---------------------------------------------------------------------------
+
+def _norm(text: str) -> str:
+    return text.lower().replace("’", "'").replace("‘", "'")
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(_norm(text))
+
+
+def _is_number(tok: str) -> bool:
+    return bool(_NUMBER.fullmatch(tok)) or tok in _NUMBER_WORDS
+
+
+def _content(tokens: list[str]) -> list[str]:
+    return [t for t in tokens if len(t) >= 3 and t not in STOPWORDS and not t.isdigit()]
+
+
+@lru_cache(maxsize=4096)
+def _deletions(word: str) -> tuple[str, ...]:
+    return tuple(word[:i] + word[i + 1:] for i in range(len(word)))
+
+
+def _typo_target(tok: str, vocab: frozenset[str], index: dict[str, set[str]]) -> str | None:
+    """The rule word `tok` is a one-slip misspelling of (missing, extra, swapped or, for longer
+    words, wrong letter), or None if there is no single such word."""
+    if len(tok) < 3 or tok in vocab or tok in STOPWORDS or not tok.isalpha() or _known_word(tok):
+        return None
+    found: set[str] = set()
+    found |= index.get(tok, set())  # a letter missing: "longr" -> "longer"
+    for d in _deletions(tok):
+        if d in vocab and len(d) >= 5:  # a letter too many: "rewritte" -> "rewrite"
+            found.add(d)
+    for i in range(len(tok) - 1):  # two letters swapped: "agian" -> "again"
+        t = tok[:i] + tok[i + 1] + tok[i] + tok[i + 2:]
+        if t in vocab:
+            found.add(t)
+    if len(tok) >= 6:  # one wrong letter, only in longer words where it cannot make a new word
+        for i, d in enumerate(_deletions(tok)):
+            for v in index.get(d, ()):
+                if len(v) == len(tok) and v[:i] == tok[:i] and v[i + 1:] == tok[i + 1:]:
+                    found.add(v)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+@lru_cache(maxsize=8192)
+def _known_word(tok: str) -> bool:
+    """True for words the o200k vocabulary holds whole ("sort", "tone", "lover"): real words,
+    which must never be "corrected" into a rule word. Misspellings split into pieces."""
+    from miner import tokens
+
+    return len(tokens.encoding().encode_ordinary(" " + tok)) == 1
+
+
+def _deletion_index(vocab: frozenset[str]) -> dict[str, set[str]]:
+    idx: dict[str, set[str]] = {}
+    for v in vocab:
+        for d in _deletions(v):
+            idx.setdefault(d, set()).add(v)
+    return idx
+
+
+_INDEX_CACHE: dict[int, tuple[frozenset[str], dict[str, set[str]]]] = {}
+
+
+def _index_for(rules: Rules) -> dict[str, set[str]]:
+    hit = _INDEX_CACHE.get(id(rules))
+    if hit is None or hit[0] is not rules.vocab:
+        hit = (rules.vocab, _deletion_index(rules.vocab))
+        _INDEX_CACHE.clear()  # one rule set is in use at a time
+        _INDEX_CACHE[id(rules)] = hit
+    return hit[1]
+
+
+def corrected_tokens(text: str, rules: Rules, keep: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], dict[str, str]]:
+    """Tokens of `text` with small typos of rule words fixed. Words in `keep` (the words of the
+    conversation itself, such as names) are never changed. Returns (tokens, {typo: fix})."""
+    index = _index_for(rules)
+    out, fixes = [], {}
+    for t in _tokens(text):
+        if t not in keep:
+            fix = _typo_target(t, rules.vocab, index)
+            if fix:
+                fixes[t] = fix
+                t = fix
+        out.append(t)
+    return out, fixes
+
+
+# ---- matching -------------------------------------------------------------------------------
+
+def _match_at(items: tuple, toks: list[str], i: int, k: int, end: bool) -> int | None:
+    """End index if items[k:] match toks from i, else None (small backtracking matcher)."""
+    if k == len(items):
+        return i if (not end or i == len(toks)) else None
+    it = items[k]
+    tag = it[0]
+    if tag == "gap":
+        for n in range(0, 4):
+            if i + n > len(toks):
+                break
+            r = _match_at(items, toks, i + n, k + 1, end)
+            if r is not None:
+                return r
+        return None
+    if i >= len(toks):
+        return None
+    t = toks[i]
+    if tag == "lit":
+        return _match_at(items, toks, i + 1, k + 1, end) if t == it[1] else None
+    if tag == "glob":
+        return _match_at(items, toks, i + 1, k + 1, end) if it[1].fullmatch(t) else None
+    if tag == "one":
+        return _match_at(items, toks, i + 1, k + 1, end)
+    if tag == "num":  # one to three number words: "2000", "two thousand", "2 k"
+        n = 0
+        while i + n < len(toks) and n < 3 and (_is_number(toks[i + n]) or (n and toks[i + n] == "k")):
+            n += 1
+        for m in range(n, 0, -1):
+            r = _match_at(items, toks, i + m, k + 1, end)
+            if r is not None:
+                return r
+        return None
+    return None  # pragma: no cover
+
+
+def find(pattern: Pattern, toks: list[str]) -> tuple[int, int] | None:
+    """The first (start, end) token span where `pattern` matches, or None."""
+    first = pattern.items[0]
+    starts = [0] if pattern.start else range(len(toks))
+    for i in starts:
+        if first[0] == "lit" and (i >= len(toks) or toks[i] != first[1]):
+            continue
+        j = _match_at(pattern.items, toks, i, 0, pattern.end)
+        if j is not None and j > i:
+            return i, j
+    return None
+
+
+@dataclass
+class Hit:
+    pattern: Pattern
+    span: tuple[int, int]
+
+
+def match_all(toks: list[str], rules: Rules) -> list[Hit]:
+    toks = toks[:MATCH_WINDOW]
+    hits = []
+    for p in rules.patterns:
+        span = find(p, toks)
+        if span is not None:
+            hits.append(Hit(p, span))
+    return hits
+
+
+# ---- comparing the next answer with the draft -----------------------------------------------
+
+@dataclass
+class Likeness:
+    """How the next answer relates to the draft it follows."""
+
+    relation: str  # "rewrite", "continuation", "partial" or "unknown"
+    shared: float = 0.0  # fraction of the draft's distinct content words found in the next answer
+    start: float = 0.0  # overlap of the two openings
+    ratio: float = 0.0  # next answer length / draft length, in words
+
+    def describe(self) -> str:
+        pct = f"{round(self.shared * 100)}% shared words"
+        if self.relation == "rewrite":
+            return f"next answer rewrites the draft ({pct})"
+        if self.relation == "continuation":
+            return f"next answer carries on instead of rewriting ({pct}, different opening)"
+        if self.relation == "partial":
+            return f"next answer only partly repeats the draft ({pct})"
+        return "no next answer to compare" if self.ratio == 0 else "draft too short to compare"
+
+
+def _body(text: str) -> str:
+    """The text without a short lead-in line such as "Sure! Here's a darker version:"."""
+    lines = text.strip().split("\n", 1)
+    if len(lines) == 2 and lines[0].rstrip().endswith(":") and len(lines[0].split()) <= 25:
+        return lines[1]
+    m = re.match(r"\s*(?:sure|of course|certainly|absolutely|okay|ok|got it|here(?:'|’)?s|here is)\b[^.!:\n]{0,120}[:!.]\s+", text, re.I)
+    if m and len(text) - m.end() > 40:
+        return text[m.end():]
+    return text
+
+
+def likeness(draft: str, nxt: str | None) -> Likeness:
+    if nxt is None:
+        return Likeness("unknown")
+    a_tokens = _tokens(_body(draft))
+    b_tokens = _tokens(_body(nxt))
+    a = set(_content(a_tokens))
+    b = set(_content(b_tokens))
+    ratio = len(b_tokens) / max(1, len(a_tokens))
+    if len(a) < MIN_JUDGE_WORDS or not b:
+        return Likeness("unknown", ratio=ratio or 1.0)
+    shared = len(a & b) / len(a)
+    a0 = set(_content(a_tokens[:25]))
+    b0 = set(_content(b_tokens[:25]))
+    start = len(a0 & b0) / max(1, min(len(a0), len(b0))) if a0 and b0 else 0.0
+    if shared >= REWRITE_SHARED or (shared >= REWRITE_SHARED_WITH_START and start >= START_ALIKE):
+        rel = "rewrite"
+    elif shared < CONTINUE_SHARED and start < CONTINUE_START:
+        rel = "continuation"
+    else:
+        rel = "partial"
+    return Likeness(rel, shared, start, ratio)
+
+
+# ---- the decision ---------------------------------------------------------------------------
+
+@dataclass
+class Decision:
+    is_retry: bool
+    reason: str  # a sentence for people (`miner retries`)
+    rule: str  # what fired, e.g. "phrase 'longer' (retry: length) + next answer rewrites ..."
+
+
+_CATEGORY_WORDS = {
+    "redo": "a fresh attempt", "dissatisfied": "unhappy with the answer", "length": "length",
+    "content": "content", "tone": "tone", "voice": "person, tense or point of view",
+    "style": "style", "comparative": "a comparative (longer, darker, ...)", "continuation": "asks to continue", "new_request": "a new request",
+    "task_switch": "a different kind of text", "thanks": "thanks or praise",
+    "question": "a question about the answer",
+}
+
+
+def _best(hits: list[Hit], n: int = 2) -> list[Hit]:
+    """The most telling hits: longest phrases first, one per category."""
+    out: list[Hit] = []
+    cats: set[str] = set()
+    for h in sorted(hits, key=lambda h: (-h.pattern.size, -(h.span[1] - h.span[0]), h.span[0])):
+        if h.pattern.category not in cats:
+            out.append(h)
+            cats.add(h.pattern.category)
+        if len(out) == n:
+            break
+    return out
+
+
+def _phrases(hits: list[Hit]) -> str:
+    best = _best(hits)
+    quoted = ", ".join(repr(h.pattern.text) for h in best)
+    cats = ", ".join(f"{h.pattern.kind.replace('_', '-')}: {h.pattern.category}" for h in best)
+    return f"phrase{'s' if len(best) > 1 else ''} {quoted} ({cats})"
+
+
+def _why(hits: list[Hit]) -> str:
+    return " and ".join(_CATEGORY_WORDS.get(h.pattern.category, h.pattern.category) for h in _best(hits))
+
+
+def classify(request: str, answer: str, followup: str, next_answer: str | None, rules: Rules) -> Decision:
+    """Is `followup` (a user turn after `answer`) a request to redo `answer` differently?"""
+    context = set(_tokens(request)) | set(_tokens(answer))
+    toks, fixes = corrected_tokens(followup, rules, keep=context)
+    if not toks:
+        return Decision(False, "the follow-up has no words", "empty follow-up")
+    hits = match_all(toks, rules)
+    retry = [h for h in hits if h.pattern.kind == "retry"]
+    strong = [h for h in retry if h.pattern.category != WEAK]
+    neg = [h for h in hits if h.pattern.kind == "not_retry"]
+    switch = [h for h in neg if h.pattern.category == TASK_SWITCH]
+    blocking = [h for h in neg if h.pattern.category not in (TASK_SWITCH, THANKS)]
+    like = likeness(answer, next_answer)
+    typo = f" (read {', '.join(f'{a!r} as {b!r}' for a, b in fixes.items())})" if fixes else ""
+
+    if switch:
+        return Decision(False, f"asks for {_why(switch)} made from the answer, which is kept as a new example{typo}",
+                        _phrases(switch) + " wins")
+
+    fc = _content(toks)
+    new = [t for t in fc if t not in context]
+    if len(toks) >= NEW_MATERIAL_WORDS and len(new) >= NEW_MATERIAL_SHARE * max(1, len(fc)) and like.relation != "rewrite":
+        return Decision(False, f"brings {len(new)} new words of its own material: a new request, not a redo",
+                        f"new material ({len(toks)} words, {round(100 * len(new) / max(1, len(fc)))}% new) + {like.describe()}")
+
+    if retry:
+        if blocking:
+            if like.relation == "rewrite":
+                return Decision(True, f"mixed wording ({_why(retry)} vs {_why(blocking)}), but the next answer rewrites the draft{typo}",
+                                f"{_phrases(retry)} over {_phrases(blocking)} + {like.describe()}")
+            return Decision(False, f"{_why(blocking)} ({_why(retry)} wording too, but the next answer does not rewrite the draft){typo}",
+                            f"{_phrases(blocking)} over {_phrases(retry)} + {like.describe()}")
+        if like.relation == "continuation" and not any(h.pattern.category == REDO for h in retry):
+            return Decision(False, f"asks about {_why(retry)}, but the next answer adds new text instead of replacing the draft{typo}",
+                            f"{_phrases(retry)} + {like.describe()}")
+        if not strong and like.relation == "partial":
+            return Decision(False, f"sounds {_why(retry)} but gives no instruction, and the next answer does not redo the draft{typo}",
+                            f"{_phrases(retry)} only + {like.describe()}")
+        tail = "" if like.relation == "unknown" else f" + {like.describe()}"
+        what = _why(strong or retry)
+        return Decision(True, f"asks to redo the answer ({what}){typo}", f"{_phrases(strong or retry)}{tail}")
+
+    if neg:
+        return Decision(False, f"{_why(neg)}{typo}", f"{_phrases(neg)}")
+    if (len(toks) <= FALLBACK_MAX_WORDS and like.relation == "rewrite" and like.shared >= FALLBACK_SHARED
+            and 0.5 <= like.ratio <= 3):
+        return Decision(True, "no retry phrase, but the next answer is a new version of the draft",
+                        f"no phrase + {like.describe()}")
+    return Decision(False, "no retry wording, and the next answer does not redo the draft",
+                    f"no phrase + {like.describe()}")
+
+
+# ---- folding the follow-ups into the request ------------------------------------------------
+
+_COPULA = re.compile(
+    r"^(?:(?:it|this|that)(?:'s| is| was| feels| sounds| reads| seems)|its|thats|feels|sounds|reads|seems)"
+    r"(?:\s+(?:a bit|a little|kind of|kinda|sort of|way|much|far|still|just|really|pretty|so))*\s+", re.I)
+_WANT_IT = re.compile(r"^(?:i(?:'d| would)? (?:want|like|need|prefer|wanted)|i'd love)\s+(?:it|this|that)\s+(?:to be\s+|to\s+)?", re.I)
+_SHOULD = re.compile(r"^(?:it|this|that) (?:should|needs to|has to|must) (?:be|sound|feel|read)\s+", re.I)
+_INTENSIFIER = ("even", "much", "way", "a bit", "bit", "a little", "a lot", "lot", "slightly", "somewhat",
+                "far", "a tad", "a touch", "little")
+_ADJ_SUFFIX = re.compile(r"(?:al|ic|ous|ful|ive|y|ish|ed|ent|ant|ing|ible|able|less|ly|ier|er|est|ile|ine|ate|ar)$")
+_LEADERS = {"in": "Write it", "from": "Write it", "with": "Write it", "without": "Write it", "as if": "Write it",
+            "like": "Make it sound", "using": "Write it"}
+_NEED_PUNCT = {"no", "yes", "right", "well", "so", "er", "still", "again", "just", "now", "maybe", "perhaps"}
+_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+|\s+[—–-]{1,2}\s+|\s*[—–]\s*|;\s*")
+
+
+def _strip_fillers(s: str, rules: Rules) -> str:
+    """Remove greeting/politeness/hesitation phrases from both ends, repeatedly."""
+    changed = True
+    while changed and s:
+        changed = False
+        for f in rules.fillers_start:
+            m = re.match(r"^\W*" + r"\W+".join(re.escape(w) for w in f) + r"\b(?P<p>[^\w\s]*)\s*", _norm(s))
+            if not m:
+                continue
+            rest = s[m.end():]
+            if len(f) == 1 and f[0] in _NEED_PUNCT and not m.group("p") and rest and not _starts_with_filler(rest, rules):
+                continue  # "no more adverbs", "still too long": the word belongs to the sentence
+            s = rest
+            changed = True
+            break
+        for f in rules.fillers_end:
+            m = re.search(r"[\s,]*\b" + r"\W+".join(re.escape(w) for w in f) + r"\W*$", _norm(s))
+            if m and m.start() > 0:
+                s = s[: m.start()]
+                changed = True
+                break
+    return s.strip(" \t,;:.!?-—–")
+
+
+def _starts_with_filler(s: str, rules: Rules) -> bool:
+    t = _tokens(s)
+    return any(tuple(t[: len(f)]) == f for f in rules.fillers_start)
+
+
+def _fix_typos(s: str, rules: Rules, keep: set[str]) -> str:
+    index = _index_for(rules)
+
+    def sub(m: re.Match) -> str:
+        w = m.group(0)
+        if w[:1].isupper() and w[1:].islower() and m.start() > 0:  # a name, most likely
+            return w
+        low = _norm(w)
+        if low in keep:
+            return w
+        fix = _typo_target(low, rules.vocab, index)
+        return fix if fix else w
+
+    return _WORD.sub(sub, s)
+
+
+def _is_comparative(word: str) -> bool:
+    return len(word) >= 5 and (word.endswith("er") or word.endswith("ier")) and word not in STOPWORDS
+
+
+def _imperative(s: str, rules: Rules) -> str:
+    """One cleaned sentence as an instruction, where that is simple; otherwise as it is."""
+    low = _norm(s)
+    m = _WANT_IT.match(s) or _SHOULD.match(s)
+    if m:
+        rest = s[m.end():]
+        if _tokens(rest)[:1] and _tokens(rest)[0] in ("be", "sound", "feel", "read"):
+            return "Make it " + rest.split(None, 1)[1] if len(rest.split()) > 1 else s
+        verbish = _tokens(rest)[:1] and _tokens(rest)[0] in ("have", "include", "end", "start", "use", "rhyme")
+        return ("Make it " + rest) if not verbish else rest
+    m = _COPULA.match(s)
+    if m and _tokens(s[m.end():])[:1] == ["too"]:
+        s, low = s[m.end():], _norm(s[m.end():])
+    if low.startswith("too "):
+        what = s[4:].strip()
+        w = _tokens(what)
+        if w[:1] == ["long"] or w[:1] == ["wordy"]:
+            return "Make it shorter" + _after(what, 1)
+        if w[:1] == ["short"]:
+            return "Make it longer" + _after(what, 1)
+        if w[:1] == ["much"]:
+            return "Tone it down" + _after(what, 1)
+        return "Make it less " + what
+    toks = _tokens(s)
+    if not toks:
+        return s
+    if m and len(toks) - len(_tokens(s[: m.end()])) == 1:
+        return "Make it less " + s[m.end():] if _tokens(s[m.end():])[0] in _WEAK_WORDS else s
+    if len(toks) == 1 and toks[0] in _WEAK_WORDS:
+        return "Make it less " + s
+    head = toks[0]
+    for lead, verb in _LEADERS.items():
+        if low.startswith(lead + " "):
+            return f"{verb} {s}"
+    if _is_number(head) and len(toks) >= 2 and toks[1] in ("words", "word", "paragraphs", "sentences", "lines", "pages", "k"):
+        return "Make it " + s
+    rest_toks = toks
+    for inten in sorted(_INTENSIFIER, key=len, reverse=True):
+        it = inten.split()
+        if toks[: len(it)] == it and len(toks) > len(it):
+            rest_toks = toks[len(it):]
+            break
+    h = rest_toks[0]
+    if h in ("more", "less", "fewer"):
+        after = rest_toks[1:]
+        if not after:
+            return s
+        if len(after) == 1 and _ADJ_SUFFIX.search(after[0]) and not after[0].endswith(("tion", "ment", "ness")):
+            return "Make it " + s
+        return ("Add " if h == "more" else "Use ") + s
+    if _is_comparative(h) and (rest_toks is not toks or len(toks) <= 6):
+        return "Make it " + s
+    if rest_toks is toks and len(toks) <= 3 and h in rules.vocab and _ADJ_SUFFIX.search(h) and not _is_comparative(h):
+        # a bare mood word: "funny", "darker and sadder" is handled above
+        cats = {p.category for p in rules.patterns if p.kind == "retry" and p.items == (("lit", h),)}
+        if cats & {"tone", "style"}:
+            return "Make it " + s
+    return s
+
+
+_WEAK_WORDS = frozenset("boring bland flat generic cliche cliched clichéd cheesy corny stiff robotic wooden awkward "
+                        "clunky weak lame overwritten overdone dull predictable".split())
+
+
+def _after(text: str, n_words: int) -> str:
+    parts = text.split(None, n_words)
+    return (" " + parts[n_words]) if len(parts) > n_words else ""
+
+
+def _only_redo(s: str, rules: Rules) -> bool:
+    """True if a sentence only says "again" / "not quite" / "thanks": nothing to fold in."""
+    toks = _tokens(s)
+    if not toks:
+        return True
+    covered = [False] * len(toks)
+    for p in rules.patterns:
+        if p.category not in (REDO, THANKS, WEAK) or any(it[0] in ("one", "gap") for it in p.items):
+            continue
+        span = find(p, toks)
+        if span:
+            for i in range(*span):
+                covered[i] = True
+    fillers = {w for f in rules.fillers_start + rules.fillers_end for w in f} | {"it", "that", "this", "the", "a", "me", "please", "let's"}
+    return all(c or toks[i] in fillers for i, c in enumerate(covered)) and not any(t in _WEAK_WORDS for t in toks)
+
+
+def clean_followup(text: str, rules: Rules, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """A follow-up as clean instruction sentences ("hmm ok but can you make it way more
+    detailed" -> ["Make it way more detailed."]). Sentences that only ask for another try
+    give nothing."""
+    out: list[str] = []
+    text = _fix_typos(text, rules, set(keep))
+    for part in _SPLIT.split(text.strip()):
+        s = _strip_fillers(part.strip(), rules)
+        if not s or _only_redo(s, rules):
+            continue
+        s = _imperative(s, rules).strip()
+        s = re.sub(r"\bi\b", "I", s)
+        s = re.sub(r"\s+", " ", s).strip(" ,;:-—–")
+        if not s:
+            continue
+        s = s[0].upper() + s[1:]
+        s = re.sub(r"[?!.…]+$", "", s) + "."
+        out.append(s)
+    return out
+
+
+def fold_offline(request: str, followups: list[str], rules: Rules) -> str:
+    """The original request with each follow-up appended as a plain instruction."""
+    keep = set(_tokens(request))
+    sentences: list[str] = []
+    for f in followups:
+        for s in clean_followup(f, rules, keep):
+            if s.lower() not in (x.lower() for x in sentences):
+                sentences.append(s)
+    base = request.rstrip()
+    if not sentences:
+        return base or (followups[-1].strip() if followups else "")
+    if not base:
+        return " ".join(sentences)
+    return base + "\n\n" + " ".join(sentences)
+
+
+# ---- collapse -------------------------------------------------------------------------------
+
+@dataclass
+class Chain:
+    first: int  # index in conv.messages of the original user request
+    followups: list[int]  # indexes of the follow-up user turns folded in
+    decisions: list[Decision]
+    drafts: list[str]  # the rejected assistant answers, in order (first draft first)
+    accepted: str  # the last answer, verbatim
+    folded_request: str  # the single user turn that replaces the chain
+
+
+@dataclass
+class CollapseResult:
+    conversation: Conversation
+    pairs: list[Preference]
+    chains: list[Chain]
+    # every follow-up looked at (index in conv.messages, decision), retries or not: for
+    # `miner retries --all`
+    examined: list[tuple[int, Decision]] = field(default_factory=list)
+
+
+Fold = Callable[[str, list[str]], str]
+
+
+def collapse(conv: Conversation, rules: Rules, all_drafts: bool = False, fold: Fold | None = None) -> CollapseResult:
+    """Replace each retry chain (request, draft, follow-up, answer, ...) with one user turn
+    (the folded request) and the accepted answer; one preference pair per chain (per draft
+    with all_drafts). Messages outside chains are kept as they are."""
+    msgs = conv.messages
+    n = len(msgs)
+    out: list[Message] = []
+    pairs: list[Preference] = []
+    chains: list[Chain] = []
+    examined: list[tuple[int, Decision]] = []
+    i = 0
+    while i < n:
+        if not (msgs[i].role == "user" and i + 1 < n and msgs[i + 1].role == "assistant"):
+            out.append(msgs[i])
+            i += 1
+            continue
+        request = msgs[i].content
+        j = i + 1  # the answer currently standing
+        followups: list[int] = []
+        decisions: list[Decision] = []
+        while j + 2 < n and msgs[j + 1].role == "user" and msgs[j + 2].role == "assistant" and msgs[j + 2].content.strip():
+            d = classify(request, msgs[j].content, msgs[j + 1].content, msgs[j + 2].content, rules)
+            examined.append((j + 1, d))
+            if not d.is_retry:
+                break
+            followups.append(j + 1)
+            decisions.append(d)
+            j += 2
+        if not followups:
+            out.extend(msgs[i:i + 2])
+            i += 2
+            continue
+        drafts = [msgs[k - 1].content for k in followups]
+        accepted = msgs[j]
+        raw = [msgs[k].content for k in followups]
+        folded = ""
+        if fold is not None:
+            folded = (fold(request, raw) or "").strip()
+        if not folded:
+            folded = fold_offline(request, raw, rules)
+        user = replace(msgs[i], content=folded)
+        chains.append(Chain(first=i, followups=followups, decisions=decisions, drafts=drafts,
+                            accepted=accepted.content, folded_request=folded))
+        prompt = out + [user]
+        rejected = drafts if all_drafts else drafts[:1]
+        for k, draft in enumerate(rejected):
+            if draft.strip() == accepted.content.strip():
+                continue  # the same text on both sides teaches nothing
+            pid = f"{conv.id or conv.title or 'conversation'}#retry{len(chains)}"
+            if all_drafts and len(drafts) > 1:
+                pid += f".{k + 1}"
+            pairs.append(Preference(
+                prompt=list(prompt), chosen=Message("assistant", accepted.content),
+                rejected=Message("assistant", draft), id=pid, source=conv.source,
+                meta={"conversation": conv.id, "title": conv.title, "rule": decisions[0].rule,
+                      "draft": k + 1, "drafts": len(drafts)}))
+        out.extend([user, accepted])
+        i = j + 1
+    if not chains:
+        return CollapseResult(conv, [], [], examined)
+    return CollapseResult(replace(conv, messages=out, meta=dict(conv.meta)), pairs, chains, examined)
