@@ -93,7 +93,7 @@ def test_max_tokens_split_keeps_windows_under_limit(tmp_path):
     long_pairs = [(f"question {i} " + "word " * 40, f"answer {i} " + "text " * 80) for i in range(6)]
     src = write_jsonl(tmp_path / "in.jsonl", [msgs(*long_pairs)])
     out = tmp_path / "o.jsonl"
-    r = run("convert", str(src), "-o", str(out), "--max-tokens", "300", "--system", "S")
+    r = run("convert", str(src), "-o", str(out), "--max-tokens", "300", "--system", "S", "--no-collapse")
     assert r.exit_code == 0, r.output
     lines = read(out)
     assert len(lines) > 1
