@@ -17,6 +17,35 @@ T0 = 1_700_000_000.0
 CLAUDE_ROOT = "00000000-0000-4000-8000-000000000000"
 
 
+# The other files of a ChatGPT export (and of a Claude one), shaped as in real exports.
+OTHER_FILES = {
+    "user.json": {"id": "user-abc", "email": "a@example.com", "chatgpt_plus_user": True, "phone_number": None},
+    "message_feedback.json": [{"id": "f1", "conversation_id": "c1", "user_id": "user-abc", "rating": "thumbsUp",
+                               "create_time": "2024-01-01T00:00:00Z", "workspace_id": None,
+                               "content": "{\"tags\": []}", "storage_protocol": "zstd::1.5.5"}],
+    "model_comparisons.json": [{"id": "mc1", "user_id": "user-abc", "input": {"prompt_convo": {
+        "id": "c1", "messages": [{"id": "m1", "author": {"role": "system"}, "content": {
+            "content_type": "text", "parts": ["You are ChatGPT"]}}]}}, "output": {}, "metadata": {},
+        "create_time": 1700000000.0}],
+    "shared_conversations.json": [{"id": "s1", "conversation_id": "c1", "title": "Shared", "is_anonymous": True}],
+    "group_chats.json": {"chats": []},
+    "users.json": [{"uuid": "u1", "full_name": "Ann Author", "email_address": "ann@example.com",
+                    "verified_phone_number": None}],
+    "projects.json": [{"uuid": "p1", "name": "Novel", "description": "", "is_private": True,
+                       "is_starter_project": False, "prompt_template": "", "created_at": "2024-01-01T00:00:00Z",
+                       "updated_at": "2024-01-01T00:00:00Z", "creator": {"uuid": "u1", "full_name": "Ann"},
+                       "docs": [{"uuid": "d1", "filename": "outline.md", "content": "Chapter one...",
+                                 "created_at": "2024-01-01T00:00:00Z"}]}],
+    "memories.json": [{"conversations_memory": "Ann writes a novel.", "account_uuid": "acct-1"}],
+}
+DEEPSEEK = [{"id": "d1", "title": "Hi", "inserted_at": "2025-01-01T00:00:00+08:00",
+             "updated_at": "2025-01-01T00:00:00+08:00", "mapping": {
+                 "root": {"id": "root", "parent": None, "children": ["1"], "message": None},
+                 "1": {"id": "1", "parent": "root", "children": [], "message": {
+                     "model": "deepseek-chat", "inserted_at": "2025-01-01T00:00:00+08:00", "files": [],
+                     "fragments": [{"type": "REQUEST", "content": "hi"}]}}}}]
+
+
 # ---- ChatGPT --------------------------------------------------------------------------
 
 def gpt_message(role: str, text: str | None = None, *, id: str = "", content: dict | None = None,
