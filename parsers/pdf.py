@@ -1,0 +1,201 @@
+"""PDF files with a text layer (exported from Word, Scrivener, Google Docs, LaTeX).
+
+Where it sits: sources -> parsers.detect -> here -> Document -> chunking.
+
+Read: each page's text (pypdf), then:
+  * running headers and footers removed: a line among the top or bottom three of a page
+    that recurs on at least 40% of pages (and 2+) once digits are normalised ("Page 3",
+    "Page 4" are the same line), and bare page numbers ("12", "- 12 -", "Page 3 of 9", "xii");
+  * hyphenated line ends joined: "beauti-" + "ful" -> "beautiful"; the hyphen stays when the
+    hyphenated word is used elsewhere in the document ("well-known"), when the first part is a
+    word that usually forms compounds (self-, well-, half-, non-, ...), or when the next line
+    starts with a capital or a digit ("Jean-" + "Paul");
+  * lines reflowed into paragraphs: a blank line, an indented line or a short last line
+    (under 75% of the usual line length, after sentence-ending punctuation) ends a
+    paragraph; paragraphs continue across page breaks;
+  * chapter headings by pattern ("Chapter 7", "Part Two", "Prologue") and scene breaks.
+Dropped: headers, footers, page numbers, images, annotations.
+Refused with a clear message: password-protected PDFs, PDFs with no text layer (scans).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from miner.documents import blocks_from_paragraphs, clean_text, seekable, title_from_name
+from miner.errors import InputError
+from miner.models import Document
+
+NAME = "pdf"
+KIND = "document"
+LABEL = "PDF"
+
+EDGE_LINES = 3  # how many lines at the top and bottom of a page may be a header/footer
+_PAGE_NUMBER = re.compile(
+    r"^(?:page\s+)?[-\u2013\u2014\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?[-\u2013\u2014\s]*$",
+    re.IGNORECASE)
+_COMPOUND_FIRST = {
+    "self", "well", "half", "non", "ex", "all", "cross", "long", "short", "high", "low", "full", "old", "new",
+    "far", "near", "mid", "anti", "pre", "post", "semi", "quasi", "pseudo", "great", "step", "so", "ill",
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "one", "two", "three",
+    "four", "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "co", "re",
+    "father", "mother", "brother", "sister", "son", "daughter", "in", "left", "right", "open", "close",
+    "free", "hand", "home", "world", "life", "time", "state", "never", "ever", "much", "good", "bad",
+}
+_HYPHENS = ("-", "\u2010", "\u00ad")
+
+
+def sniff(s) -> bool:
+    return b"%PDF-" in s.head[:1024]
+
+
+def _edge_key(line: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(line.lower().split()))
+
+
+def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Drop running headers/footers and page numbers from each page's lines."""
+    n = len(pages)
+    counts: Counter = Counter()
+    for lines in pages:
+        keys = {_edge_key(ln) for ln in _edges(lines)}
+        counts.update(k for k in keys if k)
+    threshold = max(2, int(0.4 * n + 0.999))
+    repeated = {k for k, c in counts.items() if c >= threshold} if n >= 2 else set()
+    out = []
+    for lines in pages:
+        idx = [i for i, ln in enumerate(lines) if ln.strip()]
+        edge = set(idx[:EDGE_LINES] + idx[-EDGE_LINES:])
+        kept = []
+        for i, ln in enumerate(lines):
+            if i in edge and (_edge_key(ln) in repeated or _PAGE_NUMBER.match(ln.strip())):
+                continue
+            kept.append(ln)
+        out.append(kept)
+    return out
+
+
+def _edges(lines: list[str]) -> list[str]:
+    nonblank = [ln for ln in lines if ln.strip()]
+    if len(nonblank) <= 2 * EDGE_LINES:
+        return nonblank
+    return nonblank[:EDGE_LINES] + nonblank[-EDGE_LINES:]
+
+
+_WORD_AT_END = re.compile(r"(\w+)[" + "".join(_HYPHENS) + r"]$")
+_WORD_AT_START = re.compile(r"^(\w+)")
+
+
+def _vocabulary(lines: list[str]) -> tuple[set[str], set[str]]:
+    text = " ".join(lines).lower()
+    hyphenated = set(re.findall(r"\b\w+-\w+\b", text))
+    plain = set(re.findall(r"\b\w+\b", text))
+    return hyphenated, plain
+
+
+def join_hyphen(prev: str, nxt: str, hyphenated: set[str], plain: set[str]) -> str | None:
+    """If `prev` ends with a word split by a hyphen and `nxt` continues it, the joined text
+    of the two lines; None if they are not a hyphenated split."""
+    m = _WORD_AT_END.search(prev)
+    n = _WORD_AT_START.match(nxt.lstrip())
+    if not m or not n:
+        return None
+    if prev.endswith("\u00ad"):
+        return prev[:-1] + nxt.lstrip()
+    first, second = m.group(1), n.group(1)
+    keep = (
+        second[:1].isupper() or second[:1].isdigit()
+        or f"{first}-{second}".lower() in hyphenated
+        or (first.lower() in _COMPOUND_FIRST and (first + second).lower() not in plain)
+    )
+    if keep:
+        return prev[:-1] + "-" + nxt.lstrip()
+    return prev[:-1] + nxt.lstrip()
+
+
+def reflow_lines(lines: list[str]) -> list[str]:
+    """Lines of running text (pages already joined) -> paragraphs."""
+    texts = [ln.rstrip() for ln in lines]
+    lengths = sorted(len(t.strip()) for t in texts if len(t.strip()) > 20)
+    usual = lengths[int(len(lengths) * 0.75)] if lengths else 60
+    hyphenated, plain = _vocabulary(texts)
+    paras: list[str] = []
+    cur = ""
+    prev_short = False
+    for raw in texts:
+        line = raw.strip()
+        if not line:
+            if cur:
+                paras.append(cur)
+            cur, prev_short = "", False
+            continue
+        indented = raw[:1].isspace() and len(raw) - len(raw.lstrip()) >= 2
+        if cur and (prev_short or indented):
+            paras.append(cur)
+            cur = ""
+        if not cur:
+            cur = line
+        else:
+            joined = join_hyphen(cur, line, hyphenated, plain)
+            cur = joined if joined is not None else cur + " " + line
+        ends_sentence = bool(re.search(r"[.!?:\u2026\"\u201d')\]]$", line))
+        prev_short = len(line) < 0.75 * usual and (ends_sentence or len(line) < 0.4 * usual)
+    if cur:
+        paras.append(cur)
+    return [clean_text(p) for p in paras if clean_text(p)]
+
+
+def parse(entry, opts) -> Iterator[Document]:
+    # pypdf logs its repairs of slightly broken files ("EOF marker not found") to stderr;
+    # library code must not print, and a file it cannot read is reported by us instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    yield from _parse(entry)
+
+
+def _parse(entry) -> Iterator[Document]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    with seekable(entry, "PDF") as fh:
+        try:
+            reader = PdfReader(fh, strict=False)
+            if reader.is_encrypted:
+                try:
+                    ok = reader.decrypt("")  # many PDFs are "encrypted" with an empty password
+                except Exception:
+                    ok = 0
+                if not ok:
+                    raise InputError(entry.name, "is password-protected",
+                                     "open it, save a copy without a password, and use that")
+            pages = []
+            for page in reader.pages:
+                try:
+                    text = page.extract_text() or ""
+                except (FileNotDecryptedError, PdfReadError):
+                    raise
+                except Exception:
+                    text = ""  # one unreadable page should not lose the book
+                pages.append(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+            info = reader.metadata
+            meta_title = (info.title if info and info.title else "") or ""
+        except InputError:
+            raise
+        except FileNotDecryptedError:
+            raise InputError(entry.name, "is password-protected",
+                             "open it, save a copy without a password, and use that") from None
+        except Exception as e:
+            raise InputError(entry.name, f"is damaged or incomplete and cannot be read as a PDF ({type(e).__name__})",
+                             "re-export it from the program that made it") from None
+    if not any(ln.strip() for lines in pages for ln in lines):
+        raise InputError(entry.name, "has no text layer (scanned?) - run OCR first",
+                         "e.g. `ocrmypdf in.pdf out.pdf`, then give miner the new file")
+    lines = [ln for page in remove_running_lines(pages) for ln in page]
+    paras = reflow_lines(lines)
+    blocks, meta = blocks_from_paragraphs(paras)
+    meta["pages"] = len(pages)
+    title = re.sub(r"^Microsoft Word - |\.docx?$", "", meta_title.strip()).strip()
+    if title.lower() in ("untitled", "untitled document"):
+        title = ""
+    yield Document(title=title or title_from_name(entry.name), source=entry.name, blocks=blocks, meta=meta)
