@@ -125,15 +125,16 @@ def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progr
     summary = Summary(title=f"miner convert -> {out}")
     rules = _retry_rules(options) if options.collapse or writer.KIND == "preference" else None
     counted_messages = 0
-    with JsonlWriter(out, force=options.force) as w:
+    tally = tokens.Tally()
+    with tally, JsonlWriter(out, force=options.force) as w:
         for item in iter_conversations(paths, summary, options.attachments, progress):
             if isinstance(item, Preference):
-                _write_pair(w, writer, item, summary, options)
+                _write_pair(w, writer, item, summary, options, tally)
                 continue
             for example, pairs in _prepare(item, options, rules, title_re, summary):
                 if writer.KIND == "preference":
                     for pair in pairs:
-                        _write_pair(w, writer, pair, summary, options)
+                        _write_pair(w, writer, pair, summary, options, tally)
                     if not pairs:
                         summary.add("conversations without a retry chain (no pair)")
                     continue
@@ -145,12 +146,13 @@ def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progr
                 w.write(line)
                 summary.add("examples written")
                 counted_messages += len(example.messages)
-                summary.add("tokens", tokens.count_messages(example.messages))
+                tally.add(example.messages)
         written = w.lines
         if written == 0:
             # Nothing usable: leave no empty file behind and let the CLI exit non-zero.
             raise NothingWritten(summary)
     summary.counts["messages"] = counted_messages
+    summary.counts["tokens"] = tally.total
     _order(summary)
     return summary
 
@@ -210,7 +212,7 @@ def _with_system_pair(p: Preference, system: str | None) -> Preference:
     return replace(p, prompt=[Message("system", system)] + prompt)
 
 
-def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: ConvertOptions) -> None:
+def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: ConvertOptions, tally) -> None:
     if writer.KIND != "preference":
         summary.skip(f"preference pair cannot be written as {o.format}", pair.id or pair.source,
                      "use --format openai-dpo or trl-preference")
@@ -221,7 +223,7 @@ def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: C
         summary.skip(f"cannot be written as {o.format}", pair.id or pair.source, str(e))
         return
     summary.add("preference pairs written")
-    summary.add("tokens", tokens.count_messages(pair.prompt + [pair.chosen, pair.rejected]))
+    tally.add(pair.prompt + [pair.chosen, pair.rejected])
 
 
 def _retry_rules(o: ConvertOptions):
