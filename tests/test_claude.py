@@ -340,7 +340,9 @@ def test_sample_content():
     assert any(not c.messages for c in convs)  # the empty one
     text = "\n".join(m.content for c in convs for m in c.messages)
     assert "can you make it longer?" in text.lower() and "continue" in text.lower()
-    assert "THINKING" not in text and "[Attachment:" not in text and "ABANDONED" not in text
+    for leak in ("Keep it restrained", "First person, Mara's voice", "[Attachment:", "ledger scene should",
+                 "Diaphones replaced", "Do not go gentle"):  # the last: an answer on an abandoned branch
+        assert leak not in text, leak
     dropped = {k for c in convs for k in c.meta.get("dropped", {})}
     assert {"reasoning", "tool", "attachment"} <= dropped
     with_att = "\n".join(m.content for c in claude.parse(members["conversations.json"], ParseOptions(attachments=True))
