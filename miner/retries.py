@@ -39,16 +39,23 @@ THANKS = "thanks"  # never blocks a retry phrase
 # names but little else, and start somewhere new.
 MIN_JUDGE_WORDS = 8  # below this many content words a draft is too short to compare
 REWRITE_SHARED = 0.5
+REWRITE_PHRASES = 0.25  # long rewrites keep many exact three-word runs; continuations keep almost none
 REWRITE_SHARED_WITH_START = 0.3
 START_ALIKE = 0.3
-CONTINUE_SHARED = 0.25
+# A long continuation shares a lot of vocabulary (names, "said", "door") with what came
+# before, so it is recognised by its new opening and the absence of repeated phrases.
+CONTINUE_SHARED = 0.4
+CONTINUE_PHRASES = 0.08
 CONTINUE_START = 0.2
 # A follow-up with no retry phrase still counts when the next answer plainly redoes the draft.
 FALLBACK_MAX_WORDS = 15
 FALLBACK_SHARED = 0.6
 # Pasted new material ("rewrite this: <three paragraphs>") is a new request, not a retry.
-NEW_MATERIAL_WORDS = 40
+NEW_MATERIAL_WORDS = 25
 NEW_MATERIAL_SHARE = 0.6
+# "try again" may legitimately produce a very different text, unless the follow-up brought
+# this many new words of its own: then the answer is about those, not a redo of the draft.
+NEW_CONTENT_WORDS = 6
 # Phrases are looked for in the first words only: instructions come first, and a pasted
 # manuscript must not make matching slow.
 MATCH_WINDOW = 400
@@ -72,6 +79,15 @@ weren't what what's when when's where where's which while who who's whom why why
 would wouldn't you you'd you'll you're you've your yours yourself yourselves just now also even
 still like one two get got make made can could would will shall may might must said says say
 """.split())
+
+
+# Words ending in -er that are not comparatives, so a pattern like "^*er$" or "^even *er" does
+# not take "whatever" or "chapter" for "darker".
+NOT_COMPARATIVE = frozenset("""
+after answer brother chapter character corner danger daughter dinner either ever father finger
+however later letter manner master matter member monster mother never number order other over
+paper partner power rather reader register remember sister soldier summer super teacher together
+under water whatever whenever wherever whether winter wonder writer""".split())
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -335,7 +351,8 @@ def _match_at(items: tuple, toks: list[str], i: int, k: int, end: bool) -> int |
     if tag == "lit":
         return _match_at(items, toks, i + 1, k + 1, end) if t == it[1] else None
     if tag == "glob":
-        return _match_at(items, toks, i + 1, k + 1, end) if it[1].fullmatch(t) else None
+        ok = it[1].fullmatch(t) and t not in NOT_COMPARATIVE
+        return _match_at(items, toks, i + 1, k + 1, end) if ok else None
     if tag == "one":
         return _match_at(items, toks, i + 1, k + 1, end)
     if tag == "num":  # one to three number words: "2000", "two thousand", "2 k"
@@ -387,6 +404,7 @@ class Likeness:
 
     relation: str  # "rewrite", "continuation", "partial" or "unknown"
     shared: float = 0.0  # fraction of the draft's distinct content words found in the next answer
+    phrases: float = 0.0  # fraction of the draft's three-word sequences found in the next answer
     start: float = 0.0  # overlap of the two openings
     ratio: float = 0.0  # next answer length / draft length, in words
 
@@ -426,13 +444,17 @@ def likeness(draft: str, nxt: str | None) -> Likeness:
     a0 = set(_content(a_tokens[:25]))
     b0 = set(_content(b_tokens[:25]))
     start = len(a0 & b0) / max(1, min(len(a0), len(b0))) if a0 and b0 else 0.0
-    if shared >= REWRITE_SHARED or (shared >= REWRITE_SHARED_WITH_START and start >= START_ALIKE):
+    a3 = set(zip(a_tokens, a_tokens[1:], a_tokens[2:]))
+    b3 = set(zip(b_tokens, b_tokens[1:], b_tokens[2:]))
+    phrases = len(a3 & b3) / max(1, len(a3))
+    if (shared >= REWRITE_SHARED or phrases >= REWRITE_PHRASES
+            or (shared >= REWRITE_SHARED_WITH_START and start >= START_ALIKE)):
         rel = "rewrite"
-    elif shared < CONTINUE_SHARED and start < CONTINUE_START:
+    elif start < CONTINUE_START and phrases < CONTINUE_PHRASES and shared < CONTINUE_SHARED:
         rel = "continuation"
     else:
         rel = "partial"
-    return Likeness(rel, shared, start, ratio)
+    return Likeness(rel, shared, phrases, start, ratio)
 
 
 # ---- the decision ---------------------------------------------------------------------------
@@ -445,11 +467,14 @@ class Decision:
 
 
 _CATEGORY_WORDS = {
-    "redo": "a fresh attempt", "dissatisfied": "unhappy with the answer", "length": "length",
-    "content": "content", "tone": "tone", "voice": "person, tense or point of view",
-    "style": "style", "comparative": "a comparative (longer, darker, ...)", "continuation": "asks to continue", "new_request": "a new request",
+    # retry groups, read as "asks for ..."
+    "redo": "another attempt", "dissatisfied": "a better answer", "length": "a different length",
+    "content": "changed content", "tone": "a different tone", "voice": "another person, tense or point of view",
+    "style": "a different style", "comparative": "more or less of something",
+    # not-a-retry groups, read as "this is ..."
+    "continuation": "a request to continue", "new_request": "a new request",
     "task_switch": "a different kind of text", "thanks": "thanks or praise",
-    "question": "a question about the answer",
+    "question": "a question about the answer", "dismiss": "a dismissal",
 }
 
 
@@ -489,11 +514,13 @@ def classify(request: str, answer: str, followup: str, next_answer: str | None, 
     neg = [h for h in hits if h.pattern.kind == "not_retry"]
     switch = [h for h in neg if h.pattern.category == TASK_SWITCH]
     blocking = [h for h in neg if h.pattern.category not in (TASK_SWITCH, THANKS)]
+    if retry and not strong:
+        blocking = [h for h in neg if h.pattern.category != TASK_SWITCH]  # "no worries, thanks"
     like = likeness(answer, next_answer)
     typo = f" (read {', '.join(f'{a!r} as {b!r}' for a, b in fixes.items())})" if fixes else ""
 
     if switch:
-        return Decision(False, f"asks for {_why(switch)} made from the answer, which is kept as a new example{typo}",
+        return Decision(False, f"asks for {_why(switch)} made from the answer, which stays a separate example{typo}",
                         _phrases(switch) + " wins")
 
     fc = _content(toks)
@@ -505,25 +532,34 @@ def classify(request: str, answer: str, followup: str, next_answer: str | None, 
     if retry:
         if blocking:
             if like.relation == "rewrite":
-                return Decision(True, f"mixed wording ({_why(retry)} vs {_why(blocking)}), but the next answer rewrites the draft{typo}",
+                return Decision(True, f"mixed wording ({_why(retry)} / {_why(blocking)}), but the next answer rewrites the draft{typo}",
                                 f"{_phrases(retry)} over {_phrases(blocking)} + {like.describe()}")
-            return Decision(False, f"{_why(blocking)} ({_why(retry)} wording too, but the next answer does not rewrite the draft){typo}",
+            return Decision(False, f"{_why(blocking)}; it also asks for {_why(retry)}, but the next answer does not rewrite the draft{typo}",
                             f"{_phrases(blocking)} over {_phrases(retry)} + {like.describe()}")
-        if like.relation == "continuation" and not any(h.pattern.category == REDO for h in retry):
-            return Decision(False, f"asks about {_why(retry)}, but the next answer adds new text instead of replacing the draft{typo}",
+        redo = any(h.pattern.category == REDO for h in retry)
+        if like.relation == "continuation" and (not redo or len(new) >= NEW_CONTENT_WORDS):
+            why = "adds new text instead of replacing the draft" if not redo else \
+                f"works on the {len(new)} new words the follow-up brings, not on the draft"
+            return Decision(False, f"asks for {_why(retry)}, but the next answer {why}{typo}",
                             f"{_phrases(retry)} + {like.describe()}")
         if not strong and like.relation == "partial":
-            return Decision(False, f"sounds {_why(retry)} but gives no instruction, and the next answer does not redo the draft{typo}",
+            return Decision(False, f"shows {_why(retry)} without an instruction, and the next answer does not redo the draft{typo}",
                             f"{_phrases(retry)} only + {like.describe()}")
         tail = "" if like.relation == "unknown" else f" + {like.describe()}"
-        what = _why(strong or retry)
-        return Decision(True, f"asks to redo the answer ({what}){typo}", f"{_phrases(strong or retry)}{tail}")
+        if not strong:
+            return Decision(True, f"is unhappy with the answer, and the next answer is a new attempt{typo}", f"{_phrases(retry)}{tail}")
+        return Decision(True, f"asks for {_why(strong)}{typo}", f"{_phrases(strong)}{tail}")
 
+    plain_rewrite = (len(toks) <= FALLBACK_MAX_WORDS and like.relation == "rewrite" and like.shared >= FALLBACK_SHARED
+                     and 0.5 <= like.ratio <= 3)
+    if neg and plain_rewrite and all(h.pattern.category in ("question", THANKS) for h in neg):
+        # "what if she had a brother?" answered with the whole story again: a redo in disguise
+        return Decision(True, f"{_why(neg)}, but the next answer is a new version of the draft{typo}",
+                        f"{_phrases(neg)} + {like.describe()}")
     if neg:
         return Decision(False, f"{_why(neg)}{typo}", f"{_phrases(neg)}")
-    if (len(toks) <= FALLBACK_MAX_WORDS and like.relation == "rewrite" and like.shared >= FALLBACK_SHARED
-            and 0.5 <= like.ratio <= 3):
-        return Decision(True, "no retry phrase, but the next answer is a new version of the draft",
+    if plain_rewrite:
+        return Decision(True, "no retry wording, but the next answer is a new version of the draft",
                         f"no phrase + {like.describe()}")
     return Decision(False, "no retry wording, and the next answer does not redo the draft",
                     f"no phrase + {like.describe()}")
@@ -535,7 +571,9 @@ _COPULA = re.compile(
     r"^(?:(?:it|this|that)(?:'s| is| was| feels| sounds| reads| seems)|its|thats|feels|sounds|reads|seems)"
     r"(?:\s+(?:a bit|a little|kind of|kinda|sort of|way|much|far|still|just|really|pretty|so))*\s+", re.I)
 _WANT_IT = re.compile(r"^(?:i(?:'d| would)? (?:want|like|need|prefer|wanted)|i'd love)\s+(?:it|this|that)\s+(?:to be\s+|to\s+)?", re.I)
-_SHOULD = re.compile(r"^(?:it|this|that) (?:should|needs to|has to|must) (?:be|sound|feel|read)\s+", re.I)
+_SHOULD = re.compile(r"^(?:(?:it|this|that) (?:should|needs to|has to|must)|(?:could|can|would) (?:it|this|that)) "
+                     r"(?=(?:be|sound|feel|read)\s)", re.I)
+_TOO = re.compile(r"^(?:(?:way|much|far|a bit|a little|just|kinda|kind of|slightly|still|a tad|bit)\s+)*too\s+", re.I)
 _INTENSIFIER = ("even", "much", "way", "a bit", "bit", "a little", "a lot", "lot", "slightly", "somewhat",
                 "far", "a tad", "a touch", "little")
 _ADJ_SUFFIX = re.compile(r"(?:al|ic|ous|ful|ive|y|ish|ed|ent|ant|ing|ible|able|less|ly|ier|er|est|ile|ine|ate|ar)$")
@@ -591,7 +629,7 @@ def _fix_typos(s: str, rules: Rules, keep: set[str]) -> str:
 
 
 def _is_comparative(word: str) -> bool:
-    return len(word) >= 5 and (word.endswith("er") or word.endswith("ier")) and word not in STOPWORDS
+    return len(word) >= 5 and word.endswith("er") and word not in STOPWORDS and word not in NOT_COMPARATIVE
 
 
 def _imperative(s: str, rules: Rules) -> str:
@@ -600,23 +638,28 @@ def _imperative(s: str, rules: Rules) -> str:
     m = _WANT_IT.match(s) or _SHOULD.match(s)
     if m:
         rest = s[m.end():]
-        if _tokens(rest)[:1] and _tokens(rest)[0] in ("be", "sound", "feel", "read"):
+        if _tokens(rest)[:1] == ["be"]:
             return "Make it " + rest.split(None, 1)[1] if len(rest.split()) > 1 else s
+        if _tokens(rest)[:1] and _tokens(rest)[0] in ("sound", "feel", "read"):
+            return "Make it " + rest
         verbish = _tokens(rest)[:1] and _tokens(rest)[0] in ("have", "include", "end", "start", "use", "rhyme")
         return ("Make it " + rest) if not verbish else rest
     m = _COPULA.match(s)
     if m and _tokens(s[m.end():])[:1] == ["too"]:
         s, low = s[m.end():], _norm(s[m.end():])
-    if low.startswith("too "):
-        what = s[4:].strip()
-        w = _tokens(what)
-        if w[:1] == ["long"] or w[:1] == ["wordy"]:
-            return "Make it shorter" + _after(what, 1)
-        if w[:1] == ["short"]:
-            return "Make it longer" + _after(what, 1)
-        if w[:1] == ["much"]:
-            return "Tone it down" + _after(what, 1)
-        return "Make it less " + what
+    t = _TOO.match(s)
+    if t:
+        what = s[t.end():].strip()
+        first = re.match(r"[^\W_]+", what)
+        word = _norm(first.group(0)) if first else ""
+        rest = what[first.end():] if first else what
+        if word in ("long", "wordy"):
+            return "Make it shorter" + rest
+        if word == "short":
+            return "Make it longer" + rest
+        if word == "much":
+            return "Tone it down" + rest
+        return "Make it less " + what if what else s
     toks = _tokens(s)
     if not toks:
         return s
@@ -625,11 +668,12 @@ def _imperative(s: str, rules: Rules) -> str:
     if len(toks) == 1 and toks[0] in _WEAK_WORDS:
         return "Make it less " + s
     head = toks[0]
+    low_s = _decap(s)
     for lead, verb in _LEADERS.items():
         if low.startswith(lead + " "):
-            return f"{verb} {s}"
+            return f"{verb} {low_s}"
     if _is_number(head) and len(toks) >= 2 and toks[1] in ("words", "word", "paragraphs", "sentences", "lines", "pages", "k"):
-        return "Make it " + s
+        return "Make it " + low_s
     rest_toks = toks
     for inten in sorted(_INTENSIFIER, key=len, reverse=True):
         it = inten.split()
@@ -642,17 +686,39 @@ def _imperative(s: str, rules: Rules) -> str:
         if not after:
             return s
         if len(after) == 1 and _ADJ_SUFFIX.search(after[0]) and not after[0].endswith(("tion", "ment", "ness")):
-            return "Make it " + s
-        return ("Add " if h == "more" else "Use ") + s
+            return "Make it " + low_s
+        return ("Add " if h == "more" else "Use ") + low_s
     if _is_comparative(h) and (rest_toks is not toks or len(toks) <= 6):
-        return "Make it " + s
+        return "Make it " + low_s
     if rest_toks is toks and len(toks) <= 3 and h in rules.vocab and _ADJ_SUFFIX.search(h) and not _is_comparative(h):
         # a bare mood word: "funny", "darker and sadder" is handled above
         cats = {p.category for p in rules.patterns if p.kind == "retry" and p.items == (("lit", h),)}
         if cats & {"tone", "style"}:
-            return "Make it " + s
+            return "Make it " + low_s
     return s
 
+
+def _decap(s: str) -> str:
+    """`s` with its first letter lowered, for use after a new first word ("More dialogue" ->
+    "Add more dialogue"); names, "I" and acronyms keep their capitals."""
+    m = re.match(r"[^\W_]+", s)
+    if not m:
+        return s
+    w = m.group(0)
+    if w == "I" or not w[:1].isupper() or (len(w) > 1 and not w[1:].islower()):
+        return s
+    if _norm(w) not in STOPWORDS and _norm(w) not in _COMMON_OPENERS:
+        return s  # probably a name: "Ellie's POV"
+    return s[:1].lower() + s[1:]
+
+
+_COMMON_OPENERS = frozenset("more less fewer even much way bit little lot slightly somewhat far darker lighter longer "
+                            "shorter funnier in from with without as like using".split())
+
+
+# Words that carry no instruction in a "just try again" sentence ("give me another version").
+_EMPTY_WORDS = frozenset("it that this the a an me please let's lets give do write try have take one can you could "
+                         "would again just now go another different new".split())
 
 _WEAK_WORDS = frozenset("boring bland flat generic cliche cliched clichéd cheesy corny stiff robotic wooden awkward "
                         "clunky weak lame overwritten overdone dull predictable".split())
@@ -676,7 +742,7 @@ def _only_redo(s: str, rules: Rules) -> bool:
         if span:
             for i in range(*span):
                 covered[i] = True
-    fillers = {w for f in rules.fillers_start + rules.fillers_end for w in f} | {"it", "that", "this", "the", "a", "me", "please", "let's"}
+    fillers = {w for f in rules.fillers_start + rules.fillers_end for w in f} | _EMPTY_WORDS
     return all(c or toks[i] in fillers for i, c in enumerate(covered)) and not any(t in _WEAK_WORDS for t in toks)
 
 
@@ -688,9 +754,11 @@ def clean_followup(text: str, rules: Rules, keep: set[str] | frozenset[str] = fr
     text = _fix_typos(text, rules, set(keep))
     for part in _SPLIT.split(text.strip()):
         s = _strip_fillers(part.strip(), rules)
-        if not s or _only_redo(s, rules):
+        if not s:
             continue
         s = _imperative(s, rules).strip()
+        if _only_redo(s, rules):
+            continue
         s = re.sub(r"\bi\b", "I", s)
         s = re.sub(r"\s+", " ", s).strip(" ,;:-—–")
         if not s:
