@@ -389,16 +389,45 @@ def read_bytes(entry, what: str = "file") -> bytes:
 def read_text(entry, what: str = "text file") -> str:
     """Decoded text of an entry (UTF-8, UTF-16 with BOM, else a detected legacy encoding such
     as cp1252). A binary file (an image renamed .txt) or an empty one raises InputError."""
-    from miner.parsers import looks_binary, text_of
+    from miner.parsers import looks_binary
 
     data = read_bytes(entry, what)
     if looks_binary(data):
         raise InputError(entry.name, f"is binary, not a {what}",
                          "is it an image or program with the wrong extension?")
-    text = text_of(data)
+    text = decode(data)
     if not text.strip():
         raise InputError(entry.name, "is empty (only whitespace)", "nothing to read")
     return text
+
+
+def decode(data: bytes) -> str:
+    """parsers.text_of, with one correction for legacy files: charset detection on a few
+    lines of Windows "Western" text often ranks a neighbouring code page first (cp1250,
+    hp_roman8, ...), turning "naive" with a diaeresis into "nadve" with a caron. When cp1252
+    is among the candidates and reads the bytes about as cleanly as the first guess, cp1252
+    wins; a file that only fits another code page (Polish cp1250, say) keeps its guess."""
+    from miner.parsers import text_of
+
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return text_of(data)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+
+        matches = list(from_bytes(data[:1_000_000]))
+    except Exception:
+        matches = []
+    if not matches:
+        return data.decode("cp1252", errors="replace")
+    best = matches[0]
+    for m in matches:
+        if m.encoding == "cp1252" and m.chaos <= best.chaos + 0.1:
+            return data.decode("cp1252", errors="replace")
+    return data.decode(best.encoding, errors="replace")
 
 
 def seekable(entry, what: str = "file"):
