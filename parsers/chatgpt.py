@@ -85,10 +85,10 @@ def parse(entry, opts) -> Iterator[Conversation | Skip]:
         if isinstance(item, Skip):
             yield item
             continue
-        yield convert(item, entry.name, i)
+        yield convert(item, entry.name, i, opts)
 
 
-def convert(conv: Any, source: str, index: int) -> Conversation | Skip:
+def convert(conv: Any, source: str, index: int, opts=None) -> Conversation | Skip:
     """One conversation object -> Conversation, or Skip naming what is wrong with it."""
     cid = _conv_id(conv, "id", "conversation_id")
     where = f"{source} conversation {cid or f'#{index + 1}'}"
@@ -105,7 +105,7 @@ def convert(conv: Any, source: str, index: int) -> Conversation | Skip:
     unknown: Counter = Counter()
     turns = []
     for node_id in path:
-        msg = visible_message(mapping[node_id].get("message"), dropped, unknown)
+        msg = visible_message(mapping[node_id].get("message"), dropped, unknown, canvas=_wants_artifacts(opts))
         if msg is not None:
             turns.append(msg)
     meta: dict[str, Any] = {}
@@ -131,8 +131,9 @@ class BrokenTree(Exception):
 
 
 def active_path(mapping: dict, current: Any) -> tuple[list[str], bool]:
-    """Node ids from the root down to the node the user last saw, and whether we had to fall
-    back to the newest leaf because `current` was missing or its chain to the root broken.
+    """Node ids from the root down to the node the user last saw, and whether we had to guess:
+    `current` was missing or its chain to the root broken, so we took the newest leaf. With
+    `current` simply absent and one leaf only there was nothing to guess, so no fallback.
 
     Never follows `children`: parent links are what ChatGPT's own viewer walks, and children
     lists are the part most often stale. Iterative and cycle-safe."""
@@ -142,13 +143,13 @@ def active_path(mapping: dict, current: Any) -> tuple[list[str], bool]:
         path = _walk_up(mapping, current)
         if path is not None:
             return path, False
-    leaf = newest_intact_leaf(mapping)
+    leaf, candidates = newest_intact_leaf(mapping)
     if leaf is None:
         raise BrokenTree("no message has an unbroken chain of parents back to the start of the "
                          "conversation (missing parents or a loop)")
     path = _walk_up(mapping, leaf)
     assert path is not None
-    return path, True
+    return path, current is not None or candidates > 1
 
 
 def _parent(node: Any) -> tuple[bool, Any]:
@@ -179,10 +180,11 @@ def _walk_up(mapping: dict, start: str) -> list[str] | None:
     return path
 
 
-def newest_intact_leaf(mapping: dict) -> str | None:
+def newest_intact_leaf(mapping: dict) -> tuple[str | None, int]:
     """The leaf (a node nobody names as parent) with the latest message create_time whose
-    chain of parents reaches a root; ties go to the last in mapping order. Linear time: each
-    node's verdict is remembered, so shared ancestors are walked once."""
+    chain of parents reaches a root (ties go to the last in mapping order), and how many such
+    leaves there were. Linear time: each node's verdict is remembered, so shared ancestors
+    are walked once."""
     has_child = set()
     for node in mapping.values():
         ok, p = _parent(node)
@@ -191,13 +193,15 @@ def newest_intact_leaf(mapping: dict) -> str | None:
     intact: dict[str, bool] = {}
     best = None
     best_time = float("-inf")
+    candidates = 0
     for node_id in mapping:
         if node_id in has_child or not _reaches_root(mapping, node_id, intact):
             continue
+        candidates += 1
         t = _create_time(mapping[node_id])
         if best is None or t >= best_time:
             best, best_time = node_id, t
-    return best
+    return best, candidates
 
 
 def _reaches_root(mapping: dict, start: str, intact: dict[str, bool]) -> bool:
@@ -230,8 +234,9 @@ def _create_time(node: dict) -> float:
     return float("-inf") if t is None else t
 
 
-def visible_message(msg: Any, dropped: Counter, unknown: Counter) -> Message | None:
-    """The user/assistant text a person saw for one node's message, or None (counting why)."""
+def visible_message(msg: Any, dropped: Counter, unknown: Counter, canvas: bool = False) -> Message | None:
+    """The user/assistant text a person saw for one node's message, or None (counting why).
+    With `canvas`, documents the assistant wrote in a canvas count as its words too."""
     if msg is None:
         return None  # the structural root node
     if not isinstance(msg, dict):
@@ -257,7 +262,14 @@ def visible_message(msg: Any, dropped: Counter, unknown: Counter) -> Message | N
     if role not in ("user", "assistant"):
         dropped["malformed"] += 1
         return None
-    if role == "assistant" and msg.get("recipient") not in (None, "all"):
+    recipient = msg.get("recipient")
+    if role == "assistant" and isinstance(recipient, str) and recipient.startswith("canmore."):
+        doc = canvas_text(content) if canvas else None
+        if doc is None:
+            dropped["artifact"] += 1
+            return None
+        return Message("assistant", doc)
+    if role == "assistant" and recipient not in (None, "all"):
         dropped["tool"] += 1  # a tool call: its content is the call's arguments
         return None
     channel = msg.get("channel")
@@ -310,6 +322,30 @@ def _parts_text(parts: Any, dropped: Counter) -> str:
             else:
                 dropped["attachment"] += 1
     return "\n\n".join(t for t in texts if t.strip())
+
+
+def canvas_text(content: Any) -> str | None:
+    """The full text of a canvas document the assistant created or rewrote whole
+    (canmore.create_textdoc / update_textdoc with the ".*" pattern); None for partial edits,
+    which cannot be shown without replaying the document's history."""
+    raw = content.get("text") if isinstance(content, dict) else None
+    try:
+        args = orjson.loads(raw) if isinstance(raw, str) else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(args, dict):
+        return None
+    text = args.get("content")
+    if text is None:
+        ups = args.get("updates")
+        if isinstance(ups, list) and len(ups) == 1 and isinstance(ups[0], dict) and ups[0].get("pattern") == ".*":
+            text = ups[0].get("replacement")
+    return tidy(text) if isinstance(text, str) and text.strip() else None
+
+
+def _wants_artifacts(opts) -> bool:
+    extra = getattr(opts, "extra", None)
+    return bool(extra.get("artifacts")) if isinstance(extra, dict) else False
 
 
 # ---- citation markers --------------------------------------------------------------------

@@ -19,12 +19,13 @@ in `meta["dropped"]`. Attachments' extracted text joins the user turn only when 
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from miner.models import Conversation, Message, Skip
-from miner.parsers.chatgpt import _conv_id, _kind, iter_records, merge_turns, tidy, to_epoch
+from miner.parsers.chatgpt import _conv_id, _kind, _wants_artifacts, iter_records, merge_turns, tidy, to_epoch
 
 NAME = "claude"
 KIND = "chat"
@@ -111,9 +112,10 @@ def convert(conv: Any, source: str, index: int, opts) -> Conversation | Skip:
 
 
 def current_thread(msgs: list, leaf: Any) -> tuple[list[dict], bool] | None:
-    """The messages from the root to `leaf` following parent_message_uuid, and whether we fell
-    back to the newest leaf (leaf missing, unknown, or its chain broken). None when no leaf
-    has an intact chain. Iterative, cycle-safe, linear."""
+    """The messages from the root to `leaf` following parent_message_uuid, and whether we had
+    to guess: `leaf` unknown or its chain broken, or missing with several leaves to choose
+    from, so we took the newest. None when no leaf has an intact chain. Iterative,
+    cycle-safe, linear."""
     by_id: dict[str, dict] = {}
     order: list[str] = []
     for m in msgs:
@@ -125,17 +127,18 @@ def current_thread(msgs: list, leaf: Any) -> tuple[list[dict], bool] | None:
     if isinstance(leaf, str) and leaf in by_id and _reaches_root(by_id, leaf, intact):
         return _chain(by_id, leaf), False
     parents = {p for p in (by_id[u].get("parent_message_uuid") for u in order) if isinstance(p, str)}
-    best, best_time = None, float("-inf")
+    best, best_time, candidates = None, float("-inf"), 0
     for u in order:
         if u in parents or not _reaches_root(by_id, u, intact):
             continue
+        candidates += 1
         t = to_epoch(by_id[u].get("created_at"))
         t = float("-inf") if t is None else t
         if best is None or t >= best_time:
             best, best_time = u, t
     if best is None:
         return None
-    return _chain(by_id, best), True
+    return _chain(by_id, best), leaf is not None or candidates > 1
 
 
 def _is_root(parent: Any) -> bool:
@@ -199,17 +202,17 @@ def visible_message(m: Any, opts, dropped: Counter) -> Message | None:
 
 
 def _content_text(m: dict, opts, dropped: Counter) -> list[str]:
+    artifacts = _wants_artifacts(opts)
     blocks = m.get("content")
     if not isinstance(blocks, list) or not blocks:
         text = m.get("text")
-        return [text] if isinstance(text, str) else []
-    artifacts = bool(getattr(opts, "extra", {}).get("artifacts"))
+        return [inline_tags(text, artifacts, dropped)] if isinstance(text, str) else []
     out = []
     for b in blocks:
         btype = b.get("type") if isinstance(b, dict) else None
         if btype == "text":
             if isinstance(b.get("text"), str):
-                out.append(b["text"])
+                out.append(inline_tags(b["text"], artifacts, dropped))
         elif btype == "tool_use" and b.get("name") == "artifacts":
             body = _artifact(b) if artifacts else None
             if body is None:
@@ -221,6 +224,37 @@ def _content_text(m: dict, opts, dropped: Counter) -> list[str]:
         else:
             dropped["unknown"] += 1
     return out
+
+
+# In 2024 Claude wrote its hidden planning and its artifacts inline, as tags in the reply text.
+_ANT_THINKING = re.compile(r"(\s*)<antThinking>.*?(?:</antThinking>|\Z)(\s*)", re.S)
+_ANT_ARTIFACT = re.compile(r"(\s*)<antArtifact\b[^>]*>(.*?)(?:</antArtifact>|\Z)(\s*)", re.S)
+
+
+def inline_tags(text: str, artifacts: bool, dropped: Counter) -> str:
+    """Remove <antThinking> (hidden planning) and <antArtifact> (a side-panel document; kept
+    as its content only with `artifacts`) from reply text, leaving one gap where they were."""
+    if "<ant" not in text:
+        return text
+
+    def gap(m: re.Match, s: str) -> str:
+        lead, trail = m.group(1), m.group(m.lastindex)
+        if m.start() == 0 or m.end() == len(s):
+            return ""
+        return max(lead, trail, key=len) or " "
+
+    def thinking(m: re.Match) -> str:
+        dropped["reasoning"] += 1
+        return gap(m, m.string)
+
+    def artifact(m: re.Match) -> str:
+        body = m.group(2).strip("\n")
+        if artifacts and body.strip():
+            return m.group(1) + body + m.group(3)
+        dropped["artifact"] += 1
+        return gap(m, m.string)
+
+    return _ANT_ARTIFACT.sub(artifact, _ANT_THINKING.sub(thinking, text))
 
 
 def _artifact(block: dict) -> str | None:

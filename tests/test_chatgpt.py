@@ -273,6 +273,34 @@ def test_metadata_fields(tmp_path):
     assert "dropped" not in c.meta and "fallback_leaf" not in c.meta
 
 
+def _canvas_conv(args: dict):
+    t = GptTree()
+    t.add("user", "Draft the storm chapter in a canvas.")
+    t.add("assistant", None, recipient="canmore.create_textdoc",
+          content={"content_type": "code", "language": "json", "text": orjson.dumps(args).decode()})
+    t.add("tool", "Successfully created text document", author_name="canmore.create_textdoc")
+    t.add("assistant", "I've drafted it in the canvas.")
+    return t.conversation()
+
+
+def test_canvas_documents_are_dropped_by_default_and_counted(tmp_path):
+    c = one(tmp_path, _canvas_conv({"name": "storm", "type": "document", "content": "The storm came at dusk."}))
+    assert turns(c) == [("user", "Draft the storm chapter in a canvas."),
+                        ("assistant", "I've drafted it in the canvas.")]
+    assert c.meta["dropped"] == {"artifact": 1, "tool": 1}
+
+
+@pytest.mark.parametrize("args, expected", [
+    ({"name": "storm", "type": "document", "content": "The storm came at dusk."}, "The storm came at dusk."),
+    ({"updates": [{"pattern": ".*", "multiple": False, "replacement": "Rewritten whole."}]}, "Rewritten whole."),
+    ({"updates": [{"pattern": "dusk", "replacement": "dawn"}]}, None),
+])
+def test_canvas_documents_with_artifacts_option(tmp_path, args, expected):
+    (c,) = run(chatgpt, write(tmp_path / "c.json", [_canvas_conv(args)]), extra={"artifacts": True})
+    body = "I've drafted it in the canvas." if expected is None else f"{expected}\n\nI've drafted it in the canvas."
+    assert turns(c)[1] == ("assistant", body)
+
+
 # ---- citations ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, clean", [
@@ -491,7 +519,8 @@ def test_loops_and_missing_parents_never_hang_or_crash(graph):
             assert isinstance(got, Skip) and got.reason == "broken conversation"
             return
         key = [(-1e300 if times[i] is None or kinds[i][0] is None else times[i], i) for i in leaves]
-        chosen, fallback = max(key)[1], True
+        # A guess is flagged unless there was nothing to choose between.
+        chosen, fallback = max(key)[1], current is not None or len(leaves) > 1
     expected = merge_turns([Message(kinds[i][0], texts[i]) for i in _naive_path(parents, chosen) if kinds[i][2]])
     assert isinstance(got, Conversation)
     assert turns(got) == [(m.role, m.content) for m in expected]
@@ -521,9 +550,21 @@ def test_100000_deep_chain_from_a_file(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_100000_deep_chain_without_current_node():
-    c = chatgpt.convert({"id": "deep", "mapping": _chain_mapping(100_000)}, "f", 0)
+    mapping = _chain_mapping(100_000)
+    mapping["n99998"]["children"].append("regen")
+    mapping["regen"] = {"id": "regen", "parent": "n99998", "children": [], "message": {
+        "author": {"role": "assistant"}, "create_time": 1.0, "content": {"content_type": "text", "parts": ["old"]}}}
+    c = chatgpt.convert({"id": "deep", "mapping": mapping}, "f", 0)
     assert len(c.messages) == 100_000 and c.messages[-1].content == "t99999"
     assert c.meta["fallback_leaf"] is True
+
+
+def test_no_current_node_but_a_single_branch_is_not_a_guess(tmp_path):
+    t = GptTree()
+    t.add("user", "hi")
+    t.add("assistant", "hello")
+    c = one(tmp_path, t.conversation(current=None))
+    assert turns(c) == [("user", "hi"), ("assistant", "hello")] and "fallback_leaf" not in c.meta
 
 
 @pytest.mark.timeout(120)

@@ -177,6 +177,21 @@ def test_artifacts_included_when_asked(tmp_path):
     assert "b" not in turns(upd)[1][1].split() and upd.meta["dropped"] == {"artifact": 1}
 
 
+def test_2024_inline_tags_thinking_removed_artifact_opt_in(tmp_path):
+    reply = ("<antThinking>The user wants a poem; a good artifact candidate.</antThinking>\n\nHere is the poem:\n\n"
+             '<antArtifact identifier="poem" type="text/markdown" title="Gull Rock">The lamp is cold,\n'
+             "the sea is not.</antArtifact>\n\nShall I go on?")
+    conv = claude_conv([claude_msg("human", "A poem about the rock?"), claude_msg("assistant", reply)])
+    c = one(tmp_path, conv)
+    assert turns(c)[1] == ("assistant", "Here is the poem:\n\nShall I go on?")
+    assert "antThinking" not in turns(c)[1][1] and "artifact candidate" not in turns(c)[1][1]
+    assert c.meta["dropped"] == {"reasoning": 1, "artifact": 1}
+    mid = claude_conv([claude_msg("assistant", "Yes <antThinking>plan</antThinking> indeed.")])
+    assert turns(one(tmp_path, mid)) == [("assistant", "Yes indeed.")]
+    c = one(tmp_path, conv, extra={"artifacts": True})
+    assert turns(c)[1] == ("assistant", "Here is the poem:\n\nThe lamp is cold,\nthe sea is not.\n\nShall I go on?")
+
+
 # ---- browser-exporter trees --------------------------------------------------------------
 
 def _tree_conv(leaf="a2b", **kw):
