@@ -78,6 +78,7 @@ def create_app(store: Store, token: str, *, worker: review_stats.StatsWorker | N
                check_host: bool = True, extra_hosts: set[str] | None = None) -> Flask:
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024 * 1024, TEMPLATES_AUTO_RELOAD=False, JSON_SORT_KEYS=False)
+    app.jinja_env.globals.update(FLAGS=FLAGS, STATUSES=STATUSES)  # also for imported macros
     allowed_hosts = LOOPBACK_NAMES | {h.lower() for h in (extra_hosts or set())}
     notices: dict[str, tuple[str, str]] = {}
     notices_lock = threading.Lock()
@@ -156,8 +157,6 @@ def create_app(store: Store, token: str, *, worker: review_stats.StatsWorker | N
             "last_op": store.last_op(),
             "notice": notice,
             "here": _here(),
-            "FLAGS": FLAGS,
-            "STATUSES": STATUSES,
             "stats_status": worker.status() if worker else {"unavailable": True, "up_to_date": False,
                                                               "computing": False, "error": ""},
         }

@@ -76,7 +76,8 @@ class StatsWorker:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def status(self) -> dict[str, Any]:
         _, done = self.store.stats()
