@@ -580,6 +580,11 @@ _ADJ_SUFFIX = re.compile(r"(?:al|ic|ous|ful|ive|y|ish|ed|ent|ant|ing|ible|able|l
 _LEADERS = {"in": "Write it", "from": "Write it", "with": "Write it", "without": "Write it", "as if": "Write it",
             "like": "Make it sound", "using": "Write it"}
 _NEED_PUNCT = {"no", "yes", "right", "well", "so", "er", "still", "again", "just", "now", "maybe", "perhaps"}
+# "try again but darker" -> "darker": the redo itself is implied by the folded request.
+_REDO_LEAD = re.compile(
+    r"^(?:try (?:it |that |this )?again|again|redo(?: it| that)?|rewrite(?: it| that)?|do (?:it|that) again|one more time|"
+    r"once more|same(?: thing)?|another version|write (?:it|that) again)\s*[,.:;!-]*\s*(?:but|and|only|just|though)?\s*[,:]?\s+",
+    re.I)
 _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+|\s+[—–-]{1,2}\s+|\s*[—–]\s*|;\s*")
 
 
@@ -754,6 +759,7 @@ def clean_followup(text: str, rules: Rules, keep: set[str] | frozenset[str] = fr
     text = _fix_typos(text, rules, set(keep))
     for part in _SPLIT.split(text.strip()):
         s = _strip_fillers(part.strip(), rules)
+        s = _REDO_LEAD.sub("", s, count=1) if _REDO_LEAD.sub("", s, count=1).strip() else s
         if not s:
             continue
         s = _imperative(s, rules).strip()
