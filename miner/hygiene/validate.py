@@ -316,6 +316,7 @@ class ChatSpec:
     last_assistant: str  # severity when the last turn is not an assistant ("" = no check)
     alternate: str  # severity when two user or two assistant turns follow each other
     tool_id_len: int | None = None
+    unknown_key: str = "error"  # severity of unknown message keys
 
 
 OPENAI = ChatSpec("OpenAI", frozenset({"system", "user", "assistant", "tool", "function"}),
@@ -325,8 +326,8 @@ MISTRAL = ChatSpec("Mistral", frozenset({"system", "user", "assistant", "tool"})
                    frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id"}),
                    "ok", "error", "warning", tool_id_len=9)
 TRL = ChatSpec("TRL", frozenset({"system", "user", "assistant", "tool"}),
-               frozenset({"role", "content", "name", "tool_calls", "tool_call_id"}),
-               "ignored", "warning", "warning")
+               frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id"}),
+               "ignored", "warning", "warning", unknown_key="warning")  # chat templates ignore extra keys
 
 
 def check_messages(msgs, spec: ChatSpec, emit: Emit, where: str = "", need_assistant: bool = True) -> None:
@@ -351,7 +352,7 @@ def check_messages(msgs, spec: ChatSpec, emit: Emit, where: str = "", need_assis
             emit("error", "unrecognized_role", f"{at} has role {role!r}, which {spec.name} does not accept", fix)
         unknown = [k for k in m if k not in spec.keys]
         if unknown:
-            emit("error", "message_unrecognized_key", f"{at} has unknown key(s): {', '.join(map(str, unknown))}",
+            emit(spec.unknown_key, "message_unrecognized_key", f"{at} has unknown key(s): {', '.join(map(str, unknown))}",
                  f"remove them; {spec.name} messages may have: {', '.join(sorted(spec.keys))}")
         if role in spec.roles and "content" in m or role == "assistant":
             has_call = bool(m.get("tool_calls") or m.get("function_call"))
