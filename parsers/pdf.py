@@ -55,8 +55,9 @@ def _edge_key(line: str) -> str:
     return re.sub(r"\d+", "#", " ".join(line.lower().split()))
 
 
-def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Drop running headers/footers and page numbers from each page's lines."""
+def running_line_mask(pages: list[list[str]]) -> list[list[bool]]:
+    """For each page's lines, True where the line is body text (not a running header/footer
+    or page number)."""
     n = len(pages)
     counts: Counter = Counter()
     for lines in pages:
@@ -64,17 +65,27 @@ def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
         counts.update(k for k in keys if k)
     threshold = max(2, int(0.4 * n + 0.999))
     repeated = {k for k, c in counts.items() if c >= threshold} if n >= 2 else set()
-    out = []
+    lengths = sorted(len(ln.strip()) for lines in pages for ln in lines if len(ln.strip()) > 20)
+    full = lengths[int(len(lengths) * 0.75)] if lengths else 10**6
+    masks = []
     for lines in pages:
         idx = [i for i, ln in enumerate(lines) if ln.strip()]
         edge = set(idx[:EDGE_LINES] + idx[-EDGE_LINES:])
-        kept = []
+        mask = []
         for i, ln in enumerate(lines):
-            if i in edge and (_edge_key(ln) in repeated or _PAGE_NUMBER.match(ln.strip())):
-                continue
-            kept.append(ln)
-        out.append(kept)
-    return out
+            t = ln.strip()
+            running = i in edge and (
+                _PAGE_NUMBER.match(t) is not None
+                # a full-width line is body text that happens to repeat, not a running head
+                or (_edge_key(ln) in repeated and len(t) < 0.9 * full))
+            mask.append(not running)
+        masks.append(mask)
+    return masks
+
+
+def remove_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Drop running headers/footers and page numbers from each page's lines."""
+    return [[ln for ln, keep in zip(lines, mask) if keep] for lines, mask in zip(pages, running_line_mask(pages))]
 
 
 def _edges(lines: list[str]) -> list[str]:
@@ -147,6 +158,64 @@ def reflow_lines(lines: list[str]) -> list[str]:
     return [clean_text(p) for p in paras if clean_text(p)]
 
 
+def _page_lines(page) -> tuple[list[str], list[tuple[float, float, float]] | None]:
+    """A page's text lines, and where pypdf drew each one: (x, y, font size) per line, or
+    None when the positions cannot be matched to the lines one to one."""
+    marks: list[tuple[float, float, float]] = []
+
+    def visit(text, cm, tm, font, size):
+        if not text or not text.strip():
+            return
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        fs = abs(size * (tm[3] or 1) * (cm[3] or 1)) or 10.0
+        if marks and abs(marks[-1][1] - y) <= 0.4 * max(fs, marks[-1][2]):
+            marks[-1] = (min(marks[-1][0], x), marks[-1][1], max(marks[-1][2], fs))
+        else:
+            marks.append((x, y, fs))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    lines = [ln for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if ln.strip()]
+    return lines, (marks if len(marks) == len(lines) else None)
+
+
+def _body_lines(pages: list[list[str]], positions: list) -> list[str]:
+    """Body lines of all pages in order, with layout turned into the cues reflow_lines reads:
+    an empty line where the vertical gap shows a paragraph break, two leading spaces where a
+    line starts right of the left margin (a first-line indent). Page boundaries add neither,
+    so a paragraph runs on across pages."""
+    masks = running_line_mask(pages)
+    gaps, lefts, tops = [], [], []
+    for lines, mask, pos in zip(pages, masks, positions):
+        if pos is None:
+            continue
+        kept = [pos[i] for i in range(len(lines)) if mask[i]]
+        lefts.extend(p[0] for p in kept)
+        if kept:
+            tops.append(kept[0][1])
+        gaps.extend(a[1] - b[1] for a, b in zip(kept, kept[1:]) if a[1] > b[1])
+    usual_gap = sorted(gaps)[len(gaps) // 2] if gaps else None
+    margin = min(lefts) if lefts else None
+    top = max(tops) if tops else None  # where body text starts on a full page
+    out: list[str] = []
+    for lines, mask, pos in zip(pages, masks, positions):
+        prev = None
+        for i, line in enumerate(lines):
+            if not mask[i]:
+                continue
+            if pos is not None and usual_gap:
+                x, y, fs = pos[i]
+                if prev is not None and prev[1] - y > 1.45 * usual_gap:
+                    out.append("")
+                elif prev is None and top is not None and top - y > 0.7 * usual_gap:
+                    out.append("")  # the page opens with space above: a new paragraph
+                if margin is not None and x - margin > max(6.0, 0.8 * fs):
+                    line = "  " + line.lstrip()
+                prev = pos[i]
+            out.append(line)
+    return out
+
+
 def parse(entry, opts) -> Iterator[Document]:
     # pypdf logs its repairs of slightly broken files ("EOF marker not found") to stderr;
     # library code must not print, and a file it cannot read is reported by us instead.
@@ -169,15 +238,16 @@ def _parse(entry) -> Iterator[Document]:
                 if not ok:
                     raise InputError(entry.name, "is password-protected",
                                      "open it, save a copy without a password, and use that")
-            pages = []
+            pages, positions = [], []
             for page in reader.pages:
                 try:
-                    text = page.extract_text() or ""
+                    lines, pos = _page_lines(page)
                 except (FileNotDecryptedError, PdfReadError):
                     raise
                 except Exception:
-                    text = ""  # one unreadable page should not lose the book
-                pages.append(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+                    lines, pos = [], None  # one unreadable page should not lose the book
+                pages.append(lines)
+                positions.append(pos)
             info = reader.metadata
             meta_title = (info.title if info and info.title else "") or ""
         except InputError:
@@ -191,8 +261,7 @@ def _parse(entry) -> Iterator[Document]:
     if not any(ln.strip() for lines in pages for ln in lines):
         raise InputError(entry.name, "has no text layer (scanned?) - run OCR first",
                          "e.g. `ocrmypdf in.pdf out.pdf`, then give miner the new file")
-    lines = [ln for page in remove_running_lines(pages) for ln in page]
-    paras = reflow_lines(lines)
+    paras = reflow_lines(_body_lines(pages, positions))
     blocks, meta = blocks_from_paragraphs(paras)
     meta["pages"] = len(pages)
     title = re.sub(r"^Microsoft Word - |\.docx?$", "", meta_title.strip()).strip()
