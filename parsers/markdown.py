@@ -128,6 +128,7 @@ def blocks_from_markdown(text: str) -> list[Block]:
 
     md = MarkdownIt("commonmark").enable("table").enable("strikethrough")
     tokens = md.parse(text)
+    src_lines = text.split("\n")
     blocks: list[Block] = []
     list_stack: list[dict] = []  # {"ordered": bool, "n": int}
     item_lines: list[str] = []
@@ -208,7 +209,8 @@ def blocks_from_markdown(text: str) -> list[Block]:
                 else:
                     blocks.append(Block("paragraph", code))
         elif t == "hr":
-            blocks.append(Block("break", tok.markup))
+            marker = src_lines[tok.map[0]].strip() if tok.map and tok.map[0] < len(src_lines) else tok.markup
+            blocks.append(Block("break", marker))
         elif t == "html_block":
             from bs4 import BeautifulSoup
 
