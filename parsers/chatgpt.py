@@ -363,6 +363,7 @@ _MARKER = f"(?:{_BRACKET_CITE}|{_PUA_SEQ}|{_PUA_CHAR}|{_BARE_CITE})"
 _MARKER_RUN = re.compile(f"([ \t]*)(?:{_MARKER})(?:[ \t]*{_MARKER})*([ \t]*)((?:\r?\n[ \t]*)*)")
 _ENTITY = re.compile("\ue200entity\ue202([^\ue200\ue201\n]{0,2000})\ue201")
 _CLOSING = set(".,;:!?)]}»”’…")
+_MAYBE_MARKER = re.compile("[\u3010\ue200-\ue2ff]|citeturn")
 
 
 def strip_citations(text: str) -> str:
@@ -371,7 +372,7 @@ def strip_citations(text: str) -> str:
 
     Entity markers (\\ue200entity\\ue202["people","Ada Lovelace",...]\\ue201) are shown in
     ChatGPT as the entity's name inside the sentence, so they become that name instead."""
-    if "\u3010" not in text and "cite" not in text and not any("\ue200" <= c <= "\ue2ff" for c in text):
+    if not _MAYBE_MARKER.search(text):
         return text
     text = _ENTITY.sub(_entity_name, text)
 
@@ -472,7 +473,8 @@ def iter_records(entry, accepts: Callable[[Any], bool]) -> Iterator[tuple[int, A
     """(index, conversation object | Skip) for every conversation in an export file.
 
     Accepts a top-level array (streamed), a {"conversations": [...]} wrapper (streamed when
-    "conversations" is the first key, else loaded), or a single conversation object. A
+    "conversations" is the first key, else loaded), one conversation per line (streamed), or
+    a single conversation object. A
     broken element becomes a Skip and the rest go on; a file cut short yields the complete
     conversations and then a "truncated file" Skip. Raises InputError when nothing in the
     file can be read as JSON. `accepts` recognises a conversation object (for a lone object).
@@ -520,25 +522,66 @@ def _iter_array(entry, f) -> Iterator[tuple[int, Any | Skip]]:
 
 
 def _iter_object(entry, accepts: Callable[[Any], bool]) -> Iterator[tuple[int, Any | Skip]]:
-    # A lone conversation from a browser exporter, or a wrapper whose "conversations" key is
-    # not first: small enough in practice to load whole.
-    with entry.open() as f:
-        data = f.read()
-    try:
-        obj = orjson.loads(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
-    except orjson.JSONDecodeError as e:
-        msg = getattr(e, "msg", str(e))
-        if "end of data" in msg:
-            raise InputError(entry.name, "ends in the middle of the JSON (truncated or still downloading?)",
-                             "download the export again") from None
-        raise InputError(entry.name, f"is not valid JSON ({msg} at byte {e.pos})",
-                         "use the conversations.json from the export unchanged") from None
+    # One conversation per line (JSONL, as some tools re-save exports) is streamed; a lone
+    # conversation from a browser exporter, or a wrapper whose "conversations" key is not
+    # first, is small enough in practice to load whole.
+    obj = _first_line_object(entry)
+    if obj is _JSONL:
+        yield from _iter_lines(entry)
+        return
+    if obj is _NOT_ONE_LINE:
+        with entry.open() as f:
+            data = f.read()
+        try:
+            obj = orjson.loads(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+        except orjson.JSONDecodeError as e:
+            msg = getattr(e, "msg", str(e))
+            if "end of data" in msg:
+                raise InputError(entry.name, "ends in the middle of the JSON (truncated or still downloading?)",
+                                 "download the export again") from None
+            raise InputError(entry.name, f"is not valid JSON ({msg} at byte {e.pos})",
+                             "use the conversations.json from the export unchanged") from None
     convs = obj.get("conversations") if isinstance(obj, dict) else None
     if isinstance(convs, list) and not accepts(obj):
         for i, item in enumerate(convs):
             yield i, item
     else:
         yield 0, obj
+
+
+_JSONL = object()
+_NOT_ONE_LINE = object()
+
+
+def _first_line_object(entry) -> Any:
+    """The file's object if it is all on the first line; _JSONL if more lines with content
+    follow a complete first line; else _NOT_ONE_LINE."""
+    with entry.open() as f:
+        first = f.readline()
+        try:
+            obj = orjson.loads(first[3:] if first.startswith(b"\xef\xbb\xbf") else first)
+        except orjson.JSONDecodeError:
+            return _NOT_ONE_LINE
+        for line in f:
+            if line.strip():
+                return _JSONL
+    return obj
+
+
+def _iter_lines(entry) -> Iterator[tuple[int, Any | Skip]]:
+    index = 0
+    with entry.open() as f:
+        for lineno, line in enumerate(f, 1):
+            if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if not line.strip():
+                continue
+            try:
+                yield index, orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                yield index, Skip("broken conversation", f"{entry.name} line {lineno}",
+                                  f"invalid JSON ({getattr(e, 'msg', e)})")
+            index += 1
 
 
 def _conv_id(conv: Any, *keys: str) -> str:

@@ -75,6 +75,16 @@ def test_wrapper_with_conversations_not_first_key(tmp_path):
     assert [turns(c) for c in run(chatgpt, p)] == [[("user", "hi"), ("assistant", "hello")]]
 
 
+def test_one_conversation_per_line(tmp_path):
+    lines = [orjson.dumps(gpt_simple(("user", f"q{i}"), ("assistant", f"a{i}"), id=f"c{i}")) for i in range(3)]
+    lines[1] = b'{"title": "broken'
+    p = write(tmp_path / "convs.jsonl", b"\n".join(lines) + b"\n")
+    assert sniff(chatgpt, p)
+    out = run(chatgpt, p)
+    assert [getattr(x, "id", None) for x in out] == ["c0", None, "c2"]
+    assert isinstance(out[1], Skip) and out[1].where.endswith("line 2")
+
+
 def test_broken_first_conversation_still_detected(tmp_path):
     good = orjson.dumps(gpt_simple(("user", "hi"), ("assistant", "hello")))
     p = write(tmp_path / "c.json", b'[{"title": "x", "mapping": {"a": \xff}, "current_node": "a"},' + good + b"]")
@@ -540,6 +550,15 @@ def _chain_mapping(depth: int) -> dict:
 
 
 @pytest.mark.timeout(120)
+def test_100000_deep_chain():
+    c = chatgpt.convert({"id": "deep", "mapping": _chain_mapping(100_000), "current_node": "n99999"}, "f", 0)
+    assert len(c.messages) == 100_000
+    assert c.messages[0].content == "t0" and c.messages[-1].content == "t99999"
+    assert "fallback_leaf" not in c.meta
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_100000_deep_chain_from_a_file(tmp_path):
     conv = {"title": "deep", "id": "deep", "mapping": _chain_mapping(100_000), "current_node": "n99999"}
     c = one(tmp_path, conv)

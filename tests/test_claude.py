@@ -47,6 +47,17 @@ def test_empty_first_conversation_still_detected(tmp_path):
     assert sniff(claude, p)
 
 
+def test_wrapper_and_broken_first_conversation(tmp_path):
+    conv = claude_simple(("user", "hi"), ("assistant", "hello"), uuid="w")
+    w = write(tmp_path / "w.json", {"conversations": [conv]})
+    assert sniff(claude, w) and not sniff(chatgpt, w)
+    assert [c.id for c in run(claude, w)] == ["w"]
+    b = write(tmp_path / "b.json", b'[{"uuid": "x", "chat_messages": [\xff]},' + orjson.dumps(conv) + b"]")
+    assert sniff(claude, b) and not sniff(chatgpt, b)
+    out = run(claude, b)
+    assert isinstance(out[0], Skip) and out[1].id == "w"
+
+
 def test_single_conversation_object_from_a_browser_exporter(tmp_path):
     conv = claude_simple(("user", "hi"), ("assistant", "hello"), uuid="solo")
     p = write(tmp_path / "solo.json", conv)
