@@ -62,6 +62,8 @@ moment voice side end word words name kind sort lot bit little big small large l
 young good bad great right left next last best better sure true whole real full own different important
 able away again around here there now today tonight yes okay oh well back down up out off over never ever
 something nothing anything everything someone anyone everyone nobody somebody everybody thing
+rest family friend friends mother father town city street road car school water food money minute minutes
+hour hours half top bottom front inside outside
 """.split())
 
 # A phrase may open with a subject pronoun ("she bit her lip") but otherwise neither starts nor
@@ -73,7 +75,16 @@ BACKGROUND = frozenset({
     "each other", "one another", "of course", "no one", "as soon as", "in order to", "even though", "as if",
     "the rest of", "the end of", "all the time", "for a while", "thank you", "make sure", "kind of", "sort of",
     "at least", "at all", "right now", "so that", "such as", "instead of", "because of", "according to",
+    "the rest of the day", "the rest of the night", "for the rest of his life", "for the rest of her life",
+    "in the middle of the night", "a long time ago", "once upon a time", "at the end of the day",
 })
+_BACKGROUND_PADDED = tuple(f" {p} " for p in BACKGROUND)
+
+
+def _background(g: str) -> bool:
+    """Part of a common English expression ("rest of the" inside "the rest of the day")."""
+    padded = f" {g} "
+    return any(padded in p for p in _BACKGROUND_PADDED)
 
 
 def segments(text: str) -> list[list[str]]:
@@ -93,7 +104,7 @@ def ngrams(text: str, min_n: int = 2, max_n: int = 5) -> set[str]:
                 if all(ordinary[i:i + n]) or stop[i + n - 1] or (stop[i] and seg[i] not in OPENERS):
                     continue
                 g = " ".join(seg[i:i + n])
-                if g not in BACKGROUND:
+                if not _background(g):
                     out.add(g)
     return out
 

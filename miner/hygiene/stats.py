@@ -264,7 +264,7 @@ class _Diversity:
                 self.sample[j] = bag
 
     def result(self) -> tuple[float | None, float | None]:
-        d2 = round(min(1.0, self.hll.count() / self.pairs), 3) if self.pairs else None
+        d2 = round(min(1.0, float(self.hll.count()) / self.pairs), 3) if self.pairs else None
         sims = []
         s = [b for b in self.sample if b]
         for i in range(len(s)):
