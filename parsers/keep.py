@@ -98,7 +98,7 @@ def parse(entry, opts) -> Iterator[Document | Skip]:
         for item in note["listContent"]:
             if not isinstance(item, dict):
                 continue
-            text = " ".join(str(item.get("text") or "").split())
+            text = " ".join(clean_text(str(item.get("text") or "")).split())
             if text:
                 lines.append(f"{'[x]' if item.get('isChecked') else '[ ]'} {text}")
         if lines:
