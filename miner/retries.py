@@ -499,7 +499,13 @@ def _phrases(hits: list[Hit]) -> str:
 
 
 def _why(hits: list[Hit]) -> str:
-    return " and ".join(_CATEGORY_WORDS.get(h.pattern.category, h.pattern.category) for h in _best(hits))
+    def words(p: Pattern) -> str:
+        if p.category in _CATEGORY_WORDS:
+            return _CATEGORY_WORDS[p.category]
+        # a group from the user's --retry-rules file
+        return f"a redo (your '{p.category}' phrases)" if p.kind == "retry" else f"not a redo (your '{p.category}' phrases)"
+
+    return " and ".join(words(h.pattern) for h in _best(hits))
 
 
 def classify(request: str, answer: str, followup: str, next_answer: str | None, rules: Rules) -> Decision:
