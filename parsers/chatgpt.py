@@ -82,10 +82,18 @@ def is_conversation(obj: Any) -> bool:
 
 def parse(entry, opts) -> Iterator[Conversation | Skip]:
     for i, item in iter_records(entry, is_conversation):
-        if isinstance(item, Skip):
-            yield item
-            continue
-        yield convert(item, entry.name, i, opts)
+        yield item if isinstance(item, Skip) else guarded(convert, item, entry.name, i, opts)
+
+
+def guarded(fn: Callable[..., Conversation | Skip], conv: Any, source: str, index: int, opts) -> Conversation | Skip:
+    """fn(conv, ...), but a shape nobody foresaw skips that one conversation instead of ending
+    the run. (The tests fuzz `convert` without this net.)"""
+    try:
+        return fn(conv, source, index, opts)
+    except Exception as e:  # noqa: BLE001 - one odd conversation must not sink a whole export
+        cid = _conv_id(conv, "id", "conversation_id", "uuid")
+        return Skip("broken conversation", f"{source} conversation {cid or f'#{index + 1}'}",
+                    f"unexpected structure ({type(e).__name__}: {e})")
 
 
 def convert(conv: Any, source: str, index: int, opts=None) -> Conversation | Skip:
@@ -246,7 +254,7 @@ def visible_message(msg: Any, dropped: Counter, unknown: Counter, canvas: bool =
     role = author.get("role") if isinstance(author, dict) else None
     meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
     content = msg.get("content")
-    ctype = content.get("content_type") if isinstance(content, dict) else None
+    ctype = _str(content.get("content_type")) if isinstance(content, dict) else None
     if meta.get("is_user_system_message") or ctype in _CONTEXT_TYPES:
         dropped["custom_instructions"] += 1
         return None
@@ -290,7 +298,7 @@ def visible_message(msg: Any, dropped: Counter, unknown: Counter, canvas: bool =
         return None
     if ctype not in ("text", "multimodal_text"):
         dropped["unknown"] += 1
-        unknown[str(ctype)] += 1
+        unknown[ctype or "(no content type)"] += 1
         return None
     text = _parts_text(content.get("parts"), dropped)
     if role == "assistant":
@@ -312,7 +320,7 @@ def _parts_text(parts: Any, dropped: Counter) -> str:
         if isinstance(p, str):
             texts.append(p)
         elif isinstance(p, dict):
-            pt = p.get("content_type")
+            pt = _str(p.get("content_type"))
             if pt == "audio_transcription" and isinstance(p.get("text"), str):
                 texts.append(p["text"])
             elif pt == "image_asset_pointer":
@@ -592,6 +600,11 @@ def _conv_id(conv: Any, *keys: str) -> str:
         if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v):
             return str(v)
     return ""
+
+
+def _str(v: Any) -> str | None:
+    """A field that should be a string; anything else (lists, numbers) counts as absent."""
+    return v if isinstance(v, str) else None
 
 
 def _kind(v: Any) -> str:

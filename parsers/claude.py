@@ -25,7 +25,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from miner.models import Conversation, Message, Skip
-from miner.parsers.chatgpt import _conv_id, _kind, _wants_artifacts, iter_records, merge_turns, tidy, to_epoch
+from miner.parsers.chatgpt import (
+    _conv_id, _kind, _str, _wants_artifacts, guarded, iter_records, merge_turns, tidy, to_epoch,
+)
 
 NAME = "claude"
 KIND = "chat"
@@ -65,10 +67,7 @@ def is_conversation(obj: Any) -> bool:
 
 def parse(entry, opts) -> Iterator[Conversation | Skip]:
     for i, item in iter_records(entry, is_conversation):
-        if isinstance(item, Skip):
-            yield item
-            continue
-        yield convert(item, entry.name, i, opts)
+        yield item if isinstance(item, Skip) else guarded(convert, item, entry.name, i, opts)
 
 
 def convert(conv: Any, source: str, index: int, opts) -> Conversation | Skip:
@@ -187,7 +186,7 @@ def visible_message(m: Any, opts, dropped: Counter) -> Message | None:
     if not isinstance(m, dict):
         dropped["malformed"] += 1
         return None
-    role = _ROLES.get(m.get("sender"))
+    role = _ROLES.get(_str(m.get("sender")))
     if role is None:
         dropped["malformed"] += 1
         return None
@@ -209,7 +208,7 @@ def _content_text(m: dict, opts, dropped: Counter) -> list[str]:
         return [inline_tags(text, artifacts, dropped)] if isinstance(text, str) else []
     out = []
     for b in blocks:
-        btype = b.get("type") if isinstance(b, dict) else None
+        btype = _str(b.get("type")) if isinstance(b, dict) else None
         if btype == "text":
             if isinstance(b.get("text"), str):
                 out.append(inline_tags(b["text"], artifacts, dropped))

@@ -208,3 +208,27 @@ def turns(conv) -> list[tuple[str, str]]:
 
 def bytes_entry(name: str, data: bytes) -> Entry:
     return Entry(name=name, size=len(data), opener=lambda: io.BytesIO(data))
+
+
+# ---- fuzzing helpers ----------------------------------------------------------------------
+
+def json_paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every position in a JSON value, as key/index paths (the root is ())."""
+    out = [prefix]
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += json_paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += json_paths(v, prefix + (i,))
+    return out
+
+
+def replaced(obj: Any, path: tuple, value: Any) -> Any:
+    """A copy of `obj` with the value at `path` replaced."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(obj, dict):
+        return {k: (replaced(v, rest, value) if k == head else v) for k, v in obj.items()}
+    return [replaced(v, rest, value) if i == head else v for i, v in enumerate(obj)]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat_builders import (
-    DEEPSEEK, OTHER_FILES, GptTree, claude_simple, gpt_message, gpt_simple, image_part, multimodal, run, sniff, turns, write,
+    DEEPSEEK, OTHER_FILES, GptTree, json_paths, replaced, claude_simple, gpt_message, gpt_simple, image_part, multimodal, run, sniff, turns, write,
     zip_entries,
 )
 from miner.errors import InputError
@@ -415,6 +415,21 @@ def test_garbage_inside_messages_is_dropped_not_fatal(tmp_path):
     assert c.meta["dropped"]["malformed"] == 3
 
 
+def test_an_unforeseen_error_skips_one_conversation_not_the_file(tmp_path, monkeypatch):
+    real = chatgpt.convert
+
+    def flaky(conv, *a):
+        if conv.get("id") == "bad":
+            raise KeyError("surprise")
+        return real(conv, *a)
+
+    monkeypatch.setattr(chatgpt, "convert", flaky)
+    convs = [gpt_simple(("user", "q"), ("assistant", "a"), id=i) for i in ("ok1", "bad", "ok2")]
+    out = run(chatgpt, write(tmp_path / "c.json", convs))
+    assert [type(x).__name__ for x in out] == ["Conversation", "Skip", "Conversation"]
+    assert out[1].where.endswith("conversation bad") and "surprise" in out[1].detail
+
+
 def test_empty_mapping_gives_an_empty_conversation(tmp_path):
     c = one(tmp_path, {"title": "t", "id": "e", "mapping": {}, "current_node": None})
     assert isinstance(c, Conversation) and c.messages == []
@@ -661,3 +676,37 @@ def test_samples_are_what_the_script_makes(tmp_path):
             assert new.namelist() == old.namelist()
             for member in new.namelist():
                 assert new.read(member) == old.read(member), f"{name}!{member}: re-run samples/make_chat_samples.py"
+
+
+# ---- fuzzing: any shape, never an exception ------------------------------------------------
+
+def _fuzz_base():
+    t = GptTree()
+    t.add("system", "", hidden=True)
+    t.add("user", None, content={"content_type": "user_editable_context", "user_profile": "p"}, hidden=True)
+    u = t.add("user", None, content=multimodal(image_part(), "Look 【1†a】"))
+    t.add("assistant", "old", parent=u)
+    t.add("assistant", None, parent=u, content={"content_type": "thoughts", "thoughts": []})
+    t.add("assistant", "x = 1", recipient="python", content={"content_type": "code", "text": "x"})
+    t.add("tool", None, content={"content_type": "execution_output", "text": "1"})
+    t.add("assistant", "Answer \ue200cite\ue202turn0search0\ue201.")
+    return t.conversation()
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+                     max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_field_of_any_type_never_raises(data):
+    conv = _fuzz_base()
+    for _ in range(data.draw(st.integers(1, 3))):
+        paths = json_paths(conv)
+        conv = replaced(conv, data.draw(st.sampled_from(paths)), data.draw(_JSON))
+    got = chatgpt.convert(conv, "f", 0, ParseOptions(extra={"artifacts": data.draw(st.booleans())}))
+    assert isinstance(got, (Conversation, Skip))
+    if isinstance(got, Conversation):
+        assert all(m.role in ("user", "assistant") and m.content.strip() for m in got.messages)
+        assert all(a.role != b.role for a, b in zip(got.messages, got.messages[1:]))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from chat_builders import (
     CLAUDE_ROOT, DEEPSEEK, OTHER_FILES, claude_conv, claude_msg, claude_simple, claude_text, claude_thinking,
-    gpt_simple, run, sniff, turns, write,
+    gpt_simple, json_paths, replaced, run, sniff, turns, write,
 )
 from miner.errors import InputError
 from miner.models import Conversation, Message, Skip
@@ -374,3 +374,36 @@ def test_sample_content():
     with_att = "\n".join(m.content for c in claude.parse(members["conversations.json"], ParseOptions(attachments=True))
                          for m in c.messages)
     assert "[Attachment:" in with_att
+
+
+# ---- fuzzing: any shape, never an exception ------------------------------------------------
+
+def _fuzz_base():
+    M = claude_msg
+    return claude_conv([
+        M("human", "hi", uuid="u1", parent_message_uuid=CLAUDE_ROOT, attachments=[
+            {"file_name": "a.txt", "extracted_content": "A"}], files=[{"file_name": "i.png"}]),
+        M("assistant", blocks=[claude_thinking("t"), claude_text("x <antThinking>p</antThinking> y"),
+                               {"type": "tool_use", "name": "artifacts", "input": {"command": "create", "content": "c"}},
+                               {"type": "tool_result", "content": []}], uuid="a1", parent_message_uuid="u1"),
+        M("assistant", "other", uuid="a2", parent_message_uuid="u1"),
+    ], current_leaf_message_uuid="a1")
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+                     max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_field_of_any_type_never_raises(data):
+    conv = _fuzz_base()
+    for _ in range(data.draw(st.integers(1, 3))):
+        conv = replaced(conv, data.draw(st.sampled_from(json_paths(conv))), data.draw(_JSON))
+    opts = ParseOptions(attachments=data.draw(st.booleans()), extra={"artifacts": data.draw(st.booleans())})
+    got = claude.convert(conv, "f", 0, opts)
+    assert isinstance(got, (Conversation, Skip))
+    if isinstance(got, Conversation):
+        assert all(m.role in ("user", "assistant") and m.content.strip() for m in got.messages)
+        assert all(a.role != b.role for a, b in zip(got.messages, got.messages[1:]))
