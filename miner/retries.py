@@ -424,10 +424,16 @@ def _body(text: str) -> str:
     lines = text.strip().split("\n", 1)
     if len(lines) == 2 and lines[0].rstrip().endswith(":") and len(lines[0].split()) <= 25:
         return lines[1]
-    m = re.match(r"\s*(?:sure|of course|certainly|absolutely|okay|ok|got it|here(?:'|’)?s|here is)\b[^.!:\n]{0,120}[:!.]\s+", text, re.I)
-    if m and len(text) - m.end() > 40:
-        return text[m.end():]
+    for _ in range(2):  # "Sure! Here's a darker version: ..."
+        m = _LEAD_IN.match(text)
+        if not (m and len(text) - m.end() > 40):
+            break
+        text = text[m.end():]
     return text
+
+
+_LEAD_IN = re.compile(r"\s*(?:sure|of course|certainly|absolutely|okay|ok|got it|here(?:'|’)?s|here is)\b[^.!:\n]{0,120}[:!.]\s+",
+                      re.I)
 
 
 def likeness(draft: str, nxt: str | None) -> Likeness:
@@ -549,11 +555,12 @@ def classify(request: str, answer: str, followup: str, next_answer: str | None, 
             return Decision(False, f"asks for {_why(retry)}, but the next answer {why}{typo}",
                             f"{_phrases(retry)} + {like.describe()}")
         if not strong and like.relation == "partial":
-            return Decision(False, f"shows {_why(retry)} without an instruction, and the next answer does not redo the draft{typo}",
+            return Decision(False, f"is unhappy with the answer but gives no instruction, and the next answer does not redo the draft{typo}",
                             f"{_phrases(retry)} only + {like.describe()}")
         tail = "" if like.relation == "unknown" else f" + {like.describe()}"
         if not strong:
-            return Decision(True, f"is unhappy with the answer, and the next answer is a new attempt{typo}", f"{_phrases(retry)}{tail}")
+            then = "the next answer is a new attempt" if like.relation != "unknown" else "taken as a request for another attempt"
+            return Decision(True, f"is unhappy with the answer; {then}{typo}", f"{_phrases(retry)}{tail}")
         return Decision(True, f"asks for {_why(strong)}{typo}", f"{_phrases(strong)}{tail}")
 
     plain_rewrite = (len(toks) <= FALLBACK_MAX_WORDS and like.relation == "rewrite" and like.shared >= FALLBACK_SHARED
@@ -733,11 +740,6 @@ _EMPTY_WORDS = frozenset("it that this the a an me please let's lets give do wri
 
 _WEAK_WORDS = frozenset("boring bland flat generic cliche cliched clichéd cheesy corny stiff robotic wooden awkward "
                         "clunky weak lame overwritten overdone dull predictable".split())
-
-
-def _after(text: str, n_words: int) -> str:
-    parts = text.split(None, n_words)
-    return (" " + parts[n_words]) if len(parts) > n_words else ""
 
 
 def _only_redo(s: str, rules: Rules) -> bool:
