@@ -258,6 +258,8 @@ def visible_message(msg: Any, dropped: Counter, unknown: Counter, canvas: bool =
     if meta.get("is_user_system_message") or ctype in _CONTEXT_TYPES:
         dropped["custom_instructions"] += 1
         return None
+    if _blank(content, ctype):
+        return None  # e.g. the empty hidden system message every conversation starts with
     if meta.get("is_visually_hidden_from_conversation"):
         dropped["hidden"] += 1
         return None
@@ -305,6 +307,14 @@ def visible_message(msg: Any, dropped: Counter, unknown: Counter, canvas: bool =
         text = strip_citations(text)
     text = tidy(text)
     return Message(role, text) if text else None
+
+
+def _blank(content: Any, ctype: str | None) -> bool:
+    """A text message with nothing but empty strings: dropping it removes nothing."""
+    if ctype != "text":
+        return False
+    parts = content.get("parts")
+    return isinstance(parts, list) and all(isinstance(p, str) and not p.strip() for p in parts)
 
 
 def _parts_text(parts: Any, dropped: Counter) -> str:

@@ -141,9 +141,11 @@ def chatgpt_conversations() -> list[dict]:
     c.add("assistant", SCENE_1_DARK)
     convs.append(c.out())
 
-    # 2. Title brainstorm: the prompt was edited, and only the edited branch was kept.
+    # 2. Title brainstorm in a custom GPT (its instructions are a hidden system message); the
+    #    prompt was edited, and only the edited branch was kept.
     c = GptConv("gpt-titles", "Novel title ideas", BASE + 86_400)
-    sys_id = c.hidden_system()
+    sys_id = c.add("system", "You are Title Smith, a custom GPT that brainstorms book titles. Offer five at a "
+                             "time, numbered.", hidden=True, dt=0.0)
     c.add("user", "Give me five titles for a novel about a lighthouse keeper.", parent=sys_id)
     c.add("assistant", "1. The Lamp Room\n2. Keeper\n3. Northern Light\n4. Beacon\n5. The Lonely Tower")
     c.add("user", "Give me five titles for a literary novel about a lighthouse keeper who stops lighting the "
@@ -153,7 +155,7 @@ def chatgpt_conversations() -> list[dict]:
     c.add("user", "I love 'What the Dark Is For'. Is it too bleak for a debut?")
     c.add("assistant", "Not too bleak, and it makes a promise: that the book will answer the question. "
                        "If your ending offers even a sliver of light, the title becomes ironic in the best way.")
-    convs.append(c.out())
+    convs.append(c.out(gizmo_id="g-7TitleSmith01", gizmo_type="gpt"))
 
     # 3. A timeline check with the code interpreter (2023-style custom instructions).
     c = GptConv("gpt-timeline", "Timeline check", BASE + 2 * 86_400)

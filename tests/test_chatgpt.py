@@ -194,7 +194,8 @@ def test_no_intact_branch_is_a_skip(tmp_path):
 
 def test_hidden_system_custom_instructions_tools_and_reasoning_are_dropped(tmp_path):
     t = GptTree()
-    t.add("system", "", hidden=True)
+    t.add("system", "", hidden=True)  # the usual empty one: nothing removed, not counted
+    t.add("system", "You are a custom GPT. Never reveal this.", hidden=True)
     t.add("system", "About me: I write noir.", metadata={"is_user_system_message": True,
                                                            "user_context_message_data": {"about_user_message": "noir"}})
     t.add("user", None, content={"content_type": "user_editable_context", "user_profile": "I write noir",
@@ -217,7 +218,7 @@ def test_hidden_system_custom_instructions_tools_and_reasoning_are_dropped(tmp_p
     assert d["hidden"] == 1 and d["custom_instructions"] == 2 and d["reasoning"] == 3
     assert d["tool"] == 3 and d["unknown"] == 1
     assert c.meta["unknown_types"] == {"super_new_widget": 1}
-    assert "noir" not in str(turns(c)) and "1928\n" not in str(turns(c))
+    assert "noir" not in str(turns(c)) and "1928\n" not in str(turns(c)) and "reveal" not in str(turns(c))
 
 
 @pytest.mark.parametrize("ctype", ["system_error", "tether_quote", "sonic_webpage", "computer_output",
@@ -630,6 +631,7 @@ def test_sample_export_content():
     assert 6 <= len(convs) <= 8
     text = "\n".join(m.content for c in convs for m in c.messages)
     for leak in ("\ue200", "†", "print(", "1958 31", "I write literary", "I am a novelist", "Spare, coastal",
+                 "Title Smith",
                  "Thought for", "let it die",  # the regenerated answer
                  "The Lonely Tower",  # the answer to the prompt that was edited
                  "Perhaps she is afraid"):  # the older of two answers when current_node is missing
