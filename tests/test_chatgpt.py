@@ -333,6 +333,26 @@ def test_strip_citations(raw, clean):
     assert strip_citations(raw) == clean
 
 
+_MARKERS = st.sampled_from(["【4†source】", "【12:3†notes.pdf】", "\ue200cite\ue202turn0search0\ue201",
+                            "\ue200cite\ue202turn0search2\ue202turn1news4\ue201", "\ue206"])
+
+
+@given(st.lists(st.tuples(st.from_regex(r"[A-Za-z']{1,8}", fullmatch=True), st.sampled_from(["", ".", ",", "!", ":"]),
+                          st.one_of(st.none(), st.tuples(st.booleans(), _MARKERS))), min_size=1, max_size=12))
+def test_markers_after_words_strip_back_to_the_original(words):
+    """Citations sit after a word, with or without a space, before punctuation, a space or the
+    end: removing them must give back exactly the sentence without them."""
+    clean, marked = [], []
+    for word, punct, marker in words:
+        clean.append(word + punct)
+        if marker is None:
+            marked.append(word + punct)
+        else:
+            spaced, m = marker
+            marked.append(word + (" " if spaced else "") + m + punct)
+    assert strip_citations(" ".join(marked)) == " ".join(clean)
+
+
 def test_citations_removed_in_parsed_answer(tmp_path):
     t = GptTree()
     t.add("user", "When was Frankenstein published?")
