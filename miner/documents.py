@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 from miner.errors import InputError, UnknownFormat
 from miner.models import Block, Document, Skip
+from miner.sources import iter_entries
 from miner.summary import Summary
 
 # ---- whitespace ---------------------------------------------------------------------------
@@ -499,7 +500,7 @@ def iter_documents(paths: list[str], opts=None, summary: Summary | None = None, 
             cls = "symbolic link"
         problem(cls, where, reason)
 
-    for entry in parsers_iter_entries(paths, on_source_skip):
+    for entry in iter_entries(paths, on_source_skip):
         summary.add("files read")
         try:
             mod = parsers.detect(entry, kind="document")
@@ -534,12 +535,6 @@ def iter_documents(paths: list[str], opts=None, summary: Summary | None = None, 
 
 def _msg(e: InputError) -> str:
     return e.reason + (f" ({e.hint})" if e.hint else "")
-
-
-def parsers_iter_entries(paths, on_skip):
-    from miner.sources import iter_entries
-
-    return iter_entries(paths, on_skip)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from miner.documents import blocks_from_paragraphs, clean_text, seekable, title_from_name
 from miner.errors import InputError
-from miner.models import Document
+from miner.models import Block, Document
 
 NAME = "pdf"
 KIND = "document"
@@ -262,9 +262,12 @@ def _parse(entry) -> Iterator[Document]:
         raise InputError(entry.name, "has no text layer (scanned?) - run OCR first",
                          "e.g. `ocrmypdf in.pdf out.pdf`, then give miner the new file")
     paras = reflow_lines(_body_lines(pages, positions))
-    blocks, meta = blocks_from_paragraphs(paras)
-    meta["pages"] = len(pages)
     title = re.sub(r"^Microsoft Word - |\.docx?$", "", meta_title.strip()).strip()
     if title.lower() in ("untitled", "untitled document"):
         title = ""
+    title_line = bool(title and paras and " ".join(paras[0].split()).lower() == " ".join(title.split()).lower())
+    blocks, meta = blocks_from_paragraphs(paras[1:] if title_line else paras)
+    if title_line:  # the title printed on the first page is the document's title, not prose
+        blocks.insert(0, Block("heading", " ".join(paras[0].split()), 1))
+    meta["pages"] = len(pages)
     yield Document(title=title or title_from_name(entry.name), source=entry.name, blocks=blocks, meta=meta)

@@ -185,3 +185,23 @@ def test_property_every_body_word_survives(tmp_path_factory, paras):
     [doc] = parse(path)
     got = " ".join(b.text for b in doc.blocks).split()
     assert got == " ".join(clean_text(p) for p in paras).split()  # clean_text: soft hyphens etc.
+
+
+def test_shipped_samples_are_reproducible_and_read_as_written(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "samples"
+    spec = importlib.util.spec_from_file_location("make_doc_samples", root / "make_doc_samples.py")
+    mk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mk)
+    mk.write_manuscript(str(tmp_path / "m.docx"))
+    mk.write_essay(str(tmp_path / "e.pdf"))
+    assert (tmp_path / "m.docx").read_bytes() == (root / "manuscript.docx").read_bytes()
+    assert (tmp_path / "e.pdf").read_bytes() == (root / "essay.pdf").read_bytes()
+    [doc] = parse(root / "manuscript.docx")
+    chunks = chunk_document(doc)
+    assert [c.section for c in chunks] == [["Chapter One"], ["Chapter Two"], ["Chapter Three"]]
+    text = body_text(doc)
+    assert "He smelled of rain." in text and "tar" not in text  # tracked change accepted
+    assert "Draft 3" not in text and "too cute" not in text and "* * *" not in text
