@@ -32,6 +32,7 @@ class Recorded:
     headers: dict[str, str]
     body: Any  # parsed JSON, or None
     raw: bytes
+    status: int | None = None  # what the server answered, once sent (None: dropped / not yet)
 
     @property
     def api(self) -> str:
@@ -162,6 +163,8 @@ class LLMServer:
         self.responder: Callable[[Recorded], Reply] = schema_responder
         self._lock = threading.Lock()
         self._answers_left: int | None = None
+        self.inflight = 0
+        self.max_inflight = 0  # most requests being handled at once (checks --concurrency)
         srv = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -178,9 +181,16 @@ class LLMServer:
                 except ValueError:
                     body = None
                 rec = Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw)
-                reply = srv._next(rec)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                with srv._lock:
+                    srv.inflight += 1
+                    srv.max_inflight = max(srv.max_inflight, srv.inflight)
+                try:
+                    reply = srv._next(rec)
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                finally:
+                    with srv._lock:
+                        srv.inflight -= 1
                 if reply.drop:
                     self.close_connection = True
                     try:
@@ -201,12 +211,17 @@ class LLMServer:
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except OSError:  # the client went away (killed): not answered
+                    return
+                rec.status = reply.status
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     # ---- scripting ----------------------------------------------------------------------
@@ -246,6 +261,11 @@ class LLMServer:
     def count(self, pred: Callable[[Recorded], bool] | None = None) -> int:
         with self._lock:
             return sum(1 for r in self.requests if pred is None or pred(r))
+
+    def answered(self) -> set[str]:
+        """Digests of requests that got a 200 answer."""
+        with self._lock:
+            return {r.digest for r in self.requests if r.status == 200}
 
     def per_digest(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from miner import tokens
 
-from .base import Completion, Provider, Request, Transient, Usage
+from miner.errors import ProviderError
+
+from .base import Completion, Provider, Request, RequestRejected, Transient, Usage
 from .cache import Store, call_key
 from .pricing import Price
 from .ratelimit import Backoff, RateLimiter
@@ -71,6 +73,9 @@ class Executor:
         self._sem = asyncio.Semaphore(max(1, settings.concurrency))
         self._reserved = 0.0  # estimated cost of calls in flight
         self.budget_hit = False
+        self.halted = ""  # set when retries gave up: no further requests are started
+        self.fatal: ProviderError | None = None  # e.g. a refused key: no request can succeed
+        self.sleep = asyncio.sleep
         self._on_spend = on_spend  # callback(amount) after each paid answer (job bookkeeping)
 
     def key(self, request: Request, template_id: str, attempt: int = 0) -> str:
@@ -110,6 +115,10 @@ class Executor:
         self._reserved += est_cost or 0.0
         try:
             async with self._sem:
+                if self.fatal is not None:
+                    raise self.fatal
+                if self.halted:
+                    raise Unavailable(self.halted)
                 self._check_budget(0.0, reserved_included=True)
                 completion = await self._with_retries(request, est_usage)
         finally:
@@ -145,15 +154,22 @@ class Executor:
             self.stats.requests += 1
             try:
                 return await self.provider.complete(request)
+            except RequestRejected:
+                raise
+            except ProviderError as e:
+                self.fatal = e
+                raise
             except Transient as e:
                 self.stats.last_error = self.provider.scrub(str(e))
                 if e.status == 429 and e.retry_after:
                     self.limiter.pause(min(e.retry_after, s.backoff.retry_after_cap))
                 if attempt >= s.retries:
-                    raise Unavailable(f"{attempt + 1} tries failed; last error: {self.stats.last_error}") from None
-                if self.stats.retries >= s.retry_budget:
-                    raise Unavailable(f"the run's retry budget ({s.retry_budget}) is used up; "
-                                      f"last error: {self.stats.last_error}") from None
+                    self.halted = f"{attempt + 1} tries failed; last error: {self.stats.last_error}"
+                elif self.stats.retries >= s.retry_budget:
+                    self.halted = (f"the run's retry budget ({s.retry_budget}) is used up; "
+                                   f"last error: {self.stats.last_error}")
+                if self.halted:
+                    raise Unavailable(self.halted) from None
                 self.stats.retries += 1
-                await asyncio.sleep(s.backoff.delay(attempt, e.retry_after))
+                await self.sleep(s.backoff.delay(attempt, e.retry_after))
                 attempt += 1

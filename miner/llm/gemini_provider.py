@@ -80,34 +80,36 @@ class GeminiProvider(Provider):
 
     async def complete(self, request: Request) -> Completion:
         while True:
+            used = self.use_schema
             try:
-                return await self._call(request)
+                return await self._call(request, used)
             except self._errors.ClientError as e:
-                if e.code == 400 and request.schema is not None and self.use_schema and "schema" in str(e.message).lower():
-                    self.use_schema = False
-                    self.downgrades.append("Gemini refused the answer schema; asked for plain JSON instead "
-                                           "(answers are still checked)")
+                if e.code == 400 and request.schema is not None and used and "schema" in str(e.message).lower():
+                    if self.use_schema:
+                        self.use_schema = False
+                        self.downgrades.append("Gemini refused the answer schema; asked for plain JSON instead "
+                                               "(answers are still checked)")
                     continue
                 raise self._client_error(e) from None
 
-    def _config(self, request: Request):
+    def _config(self, request: Request, use_schema: bool):
         t = self._types
         kw: dict = {"temperature": request.temperature, "max_output_tokens": request.max_output_tokens}
         if request.system:
             kw["system_instruction"] = request.system
         if request.schema is not None:
             kw["response_mime_type"] = "application/json"
-            if self.use_schema:
+            if use_schema:
                 kw["response_json_schema"] = request.schema
         return t.GenerateContentConfig(**kw)
 
-    async def _call(self, request: Request) -> Completion:
+    async def _call(self, request: Request, use_schema: bool) -> Completion:
         t = self._types
         contents = [t.Content(role="model" if r == "assistant" else "user", parts=[t.Part(text=c)])
                     for r, c in request.messages]
         try:
             resp = await self._client.aio.models.generate_content(model=self.model, contents=contents,
-                                                                  config=self._config(request))
+                                                                  config=self._config(request, use_schema))
         except self._errors.ServerError as e:
             raise Transient(self._describe(e), e.code, _retry_after(e)) from None
         except self._errors.ClientError as e:

@@ -67,19 +67,22 @@ class OpenAIProvider(Provider):
 
     async def complete(self, request: Request) -> Completion:
         while True:
+            mode = self.schema_mode
             try:
-                return await self._call(request)
+                return await self._call(request, mode)
             except self._openai.BadRequestError as e:
-                if request.schema is not None and self._downgrade(e):
+                if request.schema is not None and self._downgrade(e, mode):
                     continue
                 raise RequestRejected(self._describe(e)) from None
 
-    def _downgrade(self, e) -> bool:
+    def _downgrade(self, e, used: str) -> bool:
         """A 400 that blames response_format: ask in a simpler way (for servers without
         json_schema support). Returns False when there is nothing simpler left to try."""
         msg = str(getattr(e, "message", "") or e).lower()
         if not any(w in msg for w in ("response_format", "json_schema", "schema", "json_object", "structured")):
             return False
+        if used != self.schema_mode:  # a concurrent call already stepped down
+            return True
         i = SCHEMA_MODES.index(self.schema_mode)
         if i + 1 >= len(SCHEMA_MODES):
             return False
@@ -88,7 +91,7 @@ class OpenAIProvider(Provider):
                                f"asked with response_format={self.schema_mode} instead (answers are still checked)")
         return True
 
-    def _body(self, request: Request) -> dict:
+    def _body(self, request: Request, mode: str) -> dict:
         msgs = ([{"role": "system", "content": request.system}] if request.system else [])
         msgs += [{"role": r, "content": c} for r, c in request.messages]
         kw: dict = {"model": self.model, "messages": msgs}
@@ -100,17 +103,17 @@ class OpenAIProvider(Provider):
         if request.schema is not None:
             from miner.prompts import strict_schema
 
-            if self.schema_mode == "json_schema":
+            if mode == "json_schema":
                 kw["response_format"] = {"type": "json_schema", "json_schema": {
                     "name": request.schema_name, "schema": strict_schema(request.schema), "strict": True}}
-            elif self.schema_mode == "json_object":
+            elif mode == "json_object":
                 kw["response_format"] = {"type": "json_object"}
         return kw
 
-    async def _call(self, request: Request) -> Completion:
+    async def _call(self, request: Request, mode: str) -> Completion:
         oa = self._openai
         try:
-            resp = await self._client.chat.completions.create(**self._body(request))
+            resp = await self._client.chat.completions.create(**self._body(request, mode))
         except (oa.RateLimitError, oa.InternalServerError, oa.ConflictError) as e:
             raise Transient(self._describe(e), e.status_code, parse_retry_after(e.response.headers)) from None
         except oa.APITimeoutError:
@@ -145,8 +148,10 @@ class OpenAIProvider(Provider):
 
     def _describe(self, e) -> str:
         status = getattr(e, "status_code", None)
-        message = getattr(e, "message", None) or str(e)
-        return self.scrub(f"{status} {message}" if status else str(message))[:300]
+        body = getattr(e, "body", None)
+        message = body.get("message") if isinstance(body, dict) else None
+        message = message or getattr(e, "message", None) or str(e)
+        return self.scrub(f"HTTP {status}: {message}" if status else str(message))[:300]
 
 
 def _cause(e: BaseException) -> str:
