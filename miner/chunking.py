@@ -83,7 +83,7 @@ def _sentence_cuts(text: str) -> list[int]:
         if text[i] == "\n":
             cuts.append(i)
             continue
-        before = text[:i]
+        before = text[max(0, i - 40):i]  # a window: the whole prefix would make this quadratic
         if not _SENT_END.search(before):
             continue
         word = before.rsplit(None, 1)[-1].rstrip(".").lower() if before.split() else ""
@@ -170,10 +170,11 @@ def _split_chars(word: str, max_tokens: int) -> list[str]:
     parts = []
     rest = word
     while rest:
-        if _tokens.count(rest) <= max_tokens:
+        if len(rest) <= max_tokens * 64 and _tokens.count(rest) <= max_tokens:
             parts.append(rest)
             break
-        lo, hi = 1, len(rest)
+        # A token is rarely more than a few dozen characters, so the cut lies within this window.
+        lo, hi = 1, min(len(rest), max_tokens * 64)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if _tokens.count(rest[:mid]) <= max_tokens:

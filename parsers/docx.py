@@ -224,11 +224,7 @@ def parse(entry, opts) -> Iterator[Document]:
         if notes:
             blocks.append(Block("heading", "Notes", 1))
             blocks.extend(Block("paragraph", n) for n in notes)
-    meta = {}
-    if document.core_properties.author:
-        meta["author"] = document.core_properties.author
-    yield Document(title=title or core_title or title_from_name(entry.name), source=entry.name, blocks=blocks,
-                   meta=meta)
+    yield Document(title=title or core_title or title_from_name(entry.name), source=entry.name, blocks=blocks)
 
 
 def _split_at(text: str, offsets: list[int]) -> list[str]:

@@ -6,8 +6,9 @@ The file is stream-parsed (lxml iterparse), one <note> at a time, and attachment
 freed as soon as it is read past, so a multi-gigabyte notebook never sits in memory.
 Read: the note's title, its ENML content through the HTML logic (headings, paragraphs,
 <br>, lists), checkboxes as "[ ]"/"[x]"; meta: created, updated (ISO 8601), tags,
-notebook (the file name), author and source URL when present.
-Dropped: attachments (<en-media>, <resource>), encrypted sections (<en-crypt>, counted).
+notebook (the file name).
+Dropped: attachments (<en-media>, <resource>), encrypted sections (<en-crypt>, counted),
+note attributes (author, location, source URL: personal data, not writing).
 A note whose content cannot be read is skipped with its title named; a file cut off
 mid-way keeps the notes before the damage and is reported.
 """
@@ -116,12 +117,7 @@ def _note(el, source: str, notebook: str, n: int) -> Document | Skip:
     tags = [" ".join((t.text or "").split()) for t in el.findall("tag") if (t.text or "").strip()]
     if tags:
         meta["tags"] = tags
-    attrs = el.find("note-attributes")
-    if attrs is not None:
-        for key in ("author", "source-url"):
-            v = _text(attrs, key)
-            if v:
-                meta[key.replace("-", "_")] = v
+    # note-attributes (author, location, source URL) are personal data, not writing: not kept.
     add_dropped(meta, "encrypted Evernote sections", crypt)
     meta["note"] = n
     return Document(title=title or f"{notebook} note {n}", source=source, blocks=blocks, meta=meta)
