@@ -34,6 +34,7 @@ class ConvertOptions:
     format: str = "openai"
     system: str | None = None
     attachments: bool = False
+    artifacts: bool = False
     collapse: bool = True
     retry_rules: str | None = None
     all_drafts: bool = False
@@ -48,7 +49,7 @@ class ConvertOptions:
 
 
 def iter_conversations(paths: list[str], summary: Summary, attachments: bool = False,
-                       progress: Progress | None = None) -> Iterator[Conversation | Preference]:
+                       progress: Progress | None = None, artifacts: bool = False) -> Iterator[Conversation | Preference]:
     """Every conversation (or preference pair, from DPO JSONL) in `paths`.
 
     Unreadable files and broken conversations are counted in `summary` and skipped; a path
@@ -56,7 +57,7 @@ def iter_conversations(paths: list[str], summary: Summary, attachments: bool = F
     """
     from miner import parsers
 
-    opts = parsers.ParseOptions(attachments=attachments)
+    opts = parsers.ParseOptions(attachments=attachments, extra={"artifacts": artifacts})
     found_by_root: dict[str, int] = {}
     containers: set[str] = set()  # roots that are folders or archives, not single files
     roots: list[str] = []
@@ -96,8 +97,8 @@ def iter_conversations(paths: list[str], summary: Summary, attachments: bool = F
                     if item.meta.get("fallback_leaf"):
                         summary.add("branch chosen by newest leaf (no current node)")
                     for k, v in (item.meta.get("dropped") or {}).items():
-                        summary.info.setdefault("dropped", {})
-                        summary.info["dropped"][k] = summary.info["dropped"].get(k, 0) + v
+                        d = summary.info.setdefault("messages dropped (hidden, tools, ...)", {})
+                        d[k] = d.get(k, 0) + v
                 if progress:
                     progress(1)
                 yield item
@@ -127,7 +128,7 @@ def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progr
     counted_messages = 0
     tally = tokens.Tally()
     with tally, JsonlWriter(out, force=options.force) as w:
-        for item in iter_conversations(paths, summary, options.attachments, progress):
+        for item in iter_conversations(paths, summary, options.attachments, progress, options.artifacts):
             if isinstance(item, Preference):
                 _write_pair(w, writer, item, summary, options, tally)
                 continue
@@ -276,8 +277,11 @@ def inspect(paths: list[str], progress: Progress | None = None) -> tuple[list[di
         try:
             mod = parsers.detect(entry)
         except InputError as e:
-            rows.append({"file": entry.name, "format": "unsupported", "detail": e.reason})
-            summary.skip("unsupported", entry.name, e.reason)
+            rows.append({"file": entry.name, "format": "not used", "detail": e.reason})
+            if "!" in entry.name:
+                summary.add("archive files not used (images, account data, ...)")
+            else:
+                summary.skip("unsupported", entry.name, e.reason)
             continue
         row = {"file": entry.name, "format": mod.LABEL, "kind": mod.KIND, "bytes": entry.size}
         try:

@@ -93,6 +93,10 @@ def print_summary(summary: Summary, quiet: bool = False) -> None:
     for k, v in summary.info.items():
         if isinstance(v, (str, int, float)):
             t.add_row(k, _fmt(v))
+        elif isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values()):
+            t.add_row(k, _fmt(sum(v.values())))
+            for kk, vv in sorted(v.items(), key=lambda kv: -kv[1]):
+                t.add_row(f"  {kk}", _fmt(vv))
     if summary.skips:
         t.add_row("skipped", _fmt(sum(summary.skips.values())))
         for reason, n in summary.skips.most_common():

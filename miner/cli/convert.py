@@ -32,6 +32,8 @@ def _date(value: str | None, flag: str) -> float | None:
 @click.option("--system", help="System prompt (persona) put first in every example, replacing any the source had.")
 @click.option("--system-file", type=click.Path(exists=True, dir_okay=False), help="Read the system prompt from a file.")
 @click.option("--attachments", is_flag=True, help="Claude: include the text of attached files in the user turn.")
+@click.option("--artifacts", is_flag=True,
+              help="Include documents the assistant wrote in a side panel (Claude artifacts, ChatGPT canvas).")
 @click.option("--no-collapse", "no_collapse", is_flag=True,
               help="Keep retry chains ('make it longer', 'try again') as they were instead of folding them.")
 @click.option("--retry-rules", type=click.Path(exists=True, dir_okay=False),
@@ -49,7 +51,7 @@ def _date(value: str | None, flag: str) -> float | None:
 @quiet_option
 @debug_option
 @handle_errors
-def command(inputs, out, fmt, system, system_file, attachments, no_collapse, retry_rules, all_drafts, max_tokens,
+def command(inputs, out, fmt, system, system_file, attachments, artifacts, no_collapse, retry_rules, all_drafts, max_tokens,
             long_, min_turns, since, until, title_match, force, quiet, debug):
     """Convert ChatGPT/Claude exports (the ZIP or its conversations.json) and chat JSONL into
     training JSONL: one line per conversation, following the branch you actually kept.
@@ -68,7 +70,8 @@ def command(inputs, out, fmt, system, system_file, attachments, no_collapse, ret
     if system_file:
         with open(system_file, encoding="utf-8") as f:
             system = f.read().strip()
-    opts = ConvertOptions(format=fmt, system=system, attachments=attachments, collapse=not no_collapse,
+    opts = ConvertOptions(format=fmt, system=system, attachments=attachments, artifacts=artifacts,
+                          collapse=not no_collapse,
                           retry_rules=retry_rules, all_drafts=all_drafts, max_tokens=max_tokens, long=long_,
                           min_turns=min_turns, since=_date(since, "--since"), until=_date(until, "--until"),
                           title_match=title_match, force=force)
