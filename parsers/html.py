@@ -5,7 +5,7 @@ Where it sits: sources -> parsers.detect -> here -> Document -> chunking.
 
 Read: h1-h6 as headings (h1 = chapter), p/div/li/blockquote/td... as paragraphs, <br> as a
 line break inside a paragraph, <hr> and ***-style paragraphs as scene breaks, a short
-"Chapter 7" paragraph as a chapter heading.
+"Chapter 7" paragraph as a chapter heading, checklist items (Apple Notes) as "[ ]"/"[x]".
 Dropped: scripts, styles, navigation, forms, images, <head> (its <title> becomes the
 document title), comments; a Project Gutenberg header/footer.
 """
@@ -94,10 +94,21 @@ class _Walker:
                 continue
             if name in BLOCK_TAGS:
                 self.flush()
+                if name == "li":
+                    self.buf.append(_checkbox(child))
                 self.walk(child, pre or name == "pre")
                 self.flush()
                 continue
             self.walk(child, pre)
+
+
+def _checkbox(li) -> str:
+    """Checklist items (Apple Notes exports: <ul class="checklist"><li class="checked">) read
+    as "[x] item" / "[ ] item", the way the note shows them."""
+    parent = li.parent
+    if parent is None or "checklist" not in (parent.get("class") or []):
+        return ""
+    return "[x] " if "checked" in (li.get("class") or []) else "[ ] "
 
 
 def blocks_from_element(root) -> list[Block]:

@@ -160,3 +160,15 @@ def test_property_keep_text_and_lists_keep_their_words(tmp_path_factory, text, i
     expected = [f"{'[x]' if c else '[ ]'} {' '.join(clean_text(t).split())}" for t, c in items if clean_text(t)]
     if expected:
         assert body_text(docs["b.json"]).split("\n") == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("ink paper lamp shore wind".split()), min_size=1, max_size=6).map(" ".join),
+                min_size=1, max_size=5), st.lists(st.booleans(), max_size=3))
+def test_property_enex_note_words_survive(tmp_path_factory, lines, todos):
+    body = "".join(f"<div>{ln}</div>" for ln in lines)
+    body += "".join(f'<div><en-todo checked="{str(c).lower()}"/>task</div>' for c in todos)
+    path = tmp_path_factory.mktemp("e") / "n.enex"
+    path.write_text(enex(note("T", body)))
+    _, [doc] = parse(path)
+    assert body_text(doc).split("\n\n") == lines + [f"[{'x' if c else ' '}] task" for c in todos]

@@ -157,3 +157,21 @@ def test_property_html_keeps_every_visible_word_in_order(tmp_path_factory, parts
         return
     [doc] = parse(path, "html")
     assert " ".join(b.text for b in doc.blocks).split() == " ".join(w for _, w in parts).split()
+
+
+def test_hand_made_apple_notes_and_scrivener_fixtures():
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    [note] = parse(data / "apple_notes_export.html", "html")
+    assert note.title == "Seaside ideas"
+    assert body_text(note) == ("The pier at low tide looks like a ribcage.\n\nAsk Ines about the harbour book.\n\n"
+                               "[x] buy a sketchbook\n\n[ ] find the old ferry timetable")
+    [scene] = parse(data / "scrivener_content.rtf", "rtf")
+    assert [(b.kind, b.text) for b in scene.blocks] == [
+        ("heading", "Prologue"),
+        ("paragraph", "The lighthouse had been dark for eleven years when Mara climbed it for the first time."),
+        ("paragraph", "She was not supposed to be there. Nobody was."),
+        ("break", "#"),
+        ("paragraph", "In the morning the lamp was lit, and the town pretended not to notice."),
+    ]
