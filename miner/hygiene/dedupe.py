@@ -8,16 +8,19 @@ from MinHash signatures) is at least `threshold`. LSH only proposes candidates; 
 checked against its stored signature, so a pair below the threshold is never reported just
 because it shared a band.
 
-Memory is the one thing in miner.hygiene that grows with the file. Per example: the signature
-(num_perm x 4 bytes, stored compactly in numpy blocks: 256 bytes at num_perm=64) plus the LSH
-index (10 bands of 6 values at the default settings, each a dict entry holding a set of line
-numbers) and an 8-byte exact-duplicate hash. Measured figures are in the README.
+Memory is the one thing in miner.hygiene that grows with the file, so the index is compact:
+signatures are computed with datasketch's MinHash, but the banding (LSH) tables are numpy
+open-addressing tables rather than datasketch's MinHashLSH, which was measured at ~4.4 KB per
+example (its per-band dicts of bytes keys and sets): 4.4 GB for a million examples. Here, per
+example: the signature kept for verification (num_perm x 2 bytes: the low 16 bits of each
+value, plenty to estimate similarity), one 8-byte slot per band in tables kept at most half
+full, and a slot in the identical-signature table. Measured figures are in the README.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -64,13 +67,71 @@ def lsh_params(threshold: float, num_perm: int, recall: float = 0.98) -> tuple[i
     return best
 
 
+class _Table:
+    """A grow-only multimap from 32-bit fingerprints to row numbers: numpy arrays with linear
+    probing, kept at most half full (8 bytes a slot), instead of a dict of Python objects."""
+
+    def __init__(self, capacity: int = 1024):
+        self.keys = np.zeros(capacity, dtype=np.uint32)
+        self.vals = np.full(capacity, -1, dtype=np.int32)
+        self.n = 0
+
+    def insert(self, h: int, row: int) -> None:
+        if 2 * (self.n + 1) > len(self.vals):
+            self._grow()
+        mask = len(self.vals) - 1
+        i = h & mask
+        vals = self.vals
+        while vals[i] != -1:
+            i = (i + 1) & mask
+        self.keys[i] = h
+        vals[i] = row
+        self.n += 1
+
+    def find(self, h: int, limit: int = 64) -> Iterator[int]:
+        """Rows stored under `h` (a few more or fewer never matter: callers verify)."""
+        mask = len(self.vals) - 1
+        i = h & mask
+        keys, vals = self.keys, self.vals
+        found = 0
+        while vals[i] != -1 and found < limit:
+            if keys[i] == h:
+                found += 1
+                yield int(vals[i])
+            i = (i + 1) & mask
+
+    def _grow(self) -> None:
+        keys, vals = self.keys[self.vals != -1], self.vals[self.vals != -1]
+        self.keys = np.zeros(len(self.vals) * 2, dtype=np.uint32)
+        self.vals = np.full(len(self.vals) * 2, -1, dtype=np.int32)
+        self.n = 0
+        for h, row in zip(keys.tolist(), vals.tolist()):
+            self.insert(h, row)
+
+
+_M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _fingerprints(values: np.ndarray, groups: int, width: int) -> list[int]:
+    """One well-mixed 32-bit number per group of `width` values (a band, or the whole signature)."""
+    x = values[: groups * width].astype(np.uint64).reshape(groups, width)
+    weights = (np.arange(1, width + 1, dtype=np.uint64) * _M1) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        h = (x * weights).sum(axis=1, dtype=np.uint64)
+        h ^= h >> np.uint64(31)
+        h *= _M2
+        h ^= h >> np.uint64(29)
+    return (h & np.uint64(0xFFFFFFFF)).astype(np.int64).tolist()
+
+
 class NearDuplicateIndex:
-    """Signatures and an LSH index over them; keys are ints (line numbers).
+    """MinHash signatures and LSH tables over them; keys are ints (line numbers).
 
     >>> idx = NearDuplicateIndex()
     >>> sig = idx.signature("the same long answer ...")
-    >>> idx.matches(sig)            # earlier keys at least `threshold` similar
+    >>> idx.matches(sig)            # keys added earlier that are at least `threshold` similar
     >>> idx.add(12, sig)
+    >>> idx.clusters()              # [[3, 12, 40], ...]
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM, seed: int = 1):
@@ -78,76 +139,100 @@ class NearDuplicateIndex:
             from miner.errors import ConfigError
 
             raise ConfigError(f"--threshold must be between 0 and 1 (got {threshold}); 0.85 is a good start")
-        from datasketch import MinHash, MinHashLSH
+        from datasketch import MinHash
 
         self.threshold = threshold
         self.num_perm = num_perm
         self._template = MinHash(num_perm=num_perm, seed=seed)  # copied per text: permutations are made once
         self.bands, self.rows = lsh_params(threshold, num_perm)
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, params=(self.bands, self.rows))
-        self._blocks: list[np.ndarray] = []
-        self._rows: dict[int, int] = {}  # key -> row in the blocks
+        self._tables = [_Table() for _ in range(self.bands)]
+        self._same = _Table()  # identical signatures: stored once, the rest point at it
+        self._sigs = np.zeros((0, num_perm), dtype=np.uint16)
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._alias = np.zeros(0, dtype=np.int32)  # row of the identical earlier signature, or -1
         self._n = 0
 
     def __len__(self) -> int:
         return self._n
 
     def signature(self, text: str) -> np.ndarray | None:
+        """The MinHash signature (uint32) of `text`'s word shingles; None if it is too short."""
         sh = shingles(text)
         if sh is None:
             return None
         m = self._template.copy()
         m.update_batch(list(sh))
-        return m.hashvalues.astype(np.uint32)  # MinHash values are < 2**32; half the memory
+        return np.asarray(m.hashvalues, dtype=np.uint64).astype(np.uint32)  # values are < 2**32
 
-    def _minhash(self, sig: np.ndarray):
-        m = self._template.copy()
-        m.hashvalues = sig.astype(np.uint64)
-        return m
+    def _ensure(self, n: int) -> None:
+        if n <= len(self._keys):
+            return
+        cap = max(1024, len(self._keys) * 2)
+        self._sigs = np.resize(self._sigs, (cap, self.num_perm))
+        self._keys = np.resize(self._keys, cap)
+        self._alias = np.resize(self._alias, cap)
+
+    def _same_row(self, short: np.ndarray, whole: int) -> int | None:
+        for row in self._same.find(whole):
+            if np.array_equal(self._sigs[row], short):
+                return row
+        return None
 
     def add(self, key: int, sig: np.ndarray) -> None:
+        short = sig.astype(np.uint16)  # bands and checks all use the 16-bit values, so stored rows can be re-queried
         row = self._n
-        if row % _BLOCK == 0:
-            self._blocks.append(np.empty((_BLOCK, self.num_perm), dtype=np.uint32))
-        self._blocks[row // _BLOCK][row % _BLOCK] = sig
-        self._rows[key] = row
+        self._ensure(row + 1)
+        self._sigs[row] = short
+        self._keys[row] = key
+        whole = _fingerprints(short, 1, self.num_perm)[0]
+        same = self._same_row(short, whole)
+        self._alias[row] = -1 if same is None else same
+        if same is None:  # an identical signature already indexed: linking to it is enough
+            self._same.insert(whole, row)
+            for table, h in zip(self._tables, _fingerprints(short, self.bands, self.rows)):
+                table.insert(h, row)
         self._n += 1
-        self._lsh.insert(key, self._minhash(sig), check_duplication=False)
 
-    def stored(self, key: int) -> np.ndarray:
-        row = self._rows[key]
-        return self._blocks[row // _BLOCK][row % _BLOCK]
-
-    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.count_nonzero(a == b)) / self.num_perm
+    def _candidate_rows(self, short: np.ndarray) -> list[int]:
+        rows: set[int] = set()
+        for table, h in zip(self._tables, _fingerprints(short, self.bands, self.rows)):
+            rows.update(table.find(h))
+        if not rows:
+            return []
+        cand = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        sims = np.count_nonzero(self._sigs[cand] == short, axis=1) / self.num_perm
+        return cand[sims >= self.threshold].tolist()
 
     def matches(self, sig: np.ndarray, exclude: int | None = None) -> list[int]:
-        """Keys already added whose estimated similarity to `sig` is at least the threshold."""
-        out = []
-        for key in self._lsh.query(self._minhash(sig)):
-            if key != exclude and self.similarity(sig, self.stored(key)) >= self.threshold:
-                out.append(key)
-        return sorted(out)
+        """Keys already added whose estimated similarity to `sig` is at least the threshold
+        (of identical signatures, only the first one added)."""
+        keys = {int(self._keys[r]) for r in self._candidate_rows(sig.astype(np.uint16))}
+        keys.discard(exclude)
+        return sorted(keys)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.count_nonzero(a.astype(np.uint16) == b.astype(np.uint16))) / self.num_perm
 
     def clusters(self) -> list[list[int]]:
         """Groups of keys linked by near-duplicate pairs (size 2+), each sorted, ordered by first key."""
-        parent: dict[int, int] = {}
+        parent = np.arange(self._n, dtype=np.int64)
 
         def find(x: int) -> int:
             root = x
-            while parent.get(root, root) != root:
-                root = parent[root]
-            while x != root:  # path compression keeps later look-ups short
-                parent[x], x = root, parent.get(x, root)
+            while parent[root] != root:
+                root = int(parent[root])
+            while parent[x] != root:
+                parent[x], x = root, int(parent[x])
             return root
 
-        for key in self._rows:
-            for other in self.matches(self.stored(key), exclude=key):
-                a, b = find(key), find(other)
+        for row in range(self._n):
+            others = [int(self._alias[row])] if self._alias[row] >= 0 else self._candidate_rows(self._sigs[row])
+            for other in others:
+                a, b = find(row), find(other)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
-                parent.setdefault(min(a, b), min(a, b))
         groups: dict[int, list[int]] = {}
-        for key in parent:
-            groups.setdefault(find(key), []).append(key)
-        return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda c: c[0])
+        for row in np.nonzero(parent != np.arange(self._n))[0].tolist():
+            root = find(row)
+            groups.setdefault(root, [int(self._keys[root])]).append(int(self._keys[row]))
+        return sorted((sorted(set(g)) for g in groups.values()), key=lambda c: c[0])
