@@ -48,7 +48,7 @@ def command(path, target, model, max_tokens, epochs, prices, show_all, as_json, 
         click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
         sys.exit(0 if report.ok else 1)
     shown: dict[str, int] = defaultdict(int)
-    for f in sorted(report.findings, key=lambda f: (f.line, f.severity != "error")):
+    for f in sorted(report.findings, key=lambda f: (f.line == 0, f.line, f.severity != "error")):
         shown[f.code] += 1
         if not show_all and shown[f.code] > SHOW_PER_CODE:
             continue

@@ -665,5 +665,7 @@ def expected_cost_line(report: Report) -> str:
     """One sentence on the training cost, for the CLI."""
     if report.estimated_cost is None:
         return ""
+    cost = report.estimated_cost
+    money = f"about ${cost:,.2f}" if cost >= 0.01 else "under $0.01"
     return (f"~{report.billing_tokens:,} billed tokens x {report.epochs} epochs at ${report.price_per_million:,.2f}/1M "
-            f"for {report.model}: about ${report.estimated_cost:,.2f}")
+            f"for {report.model}: {money}")
