@@ -47,7 +47,7 @@ from miner.summary import Summary
 
 # Strength of the boundary before a unit. Higher is a better place to cut.
 CHAR, WORD, SENTENCE, PARAGRAPH, SCENE = 0, 1, 2, 3, 4
-_SECTION_BASE = 10  # a level-L heading (L >= 2) gives strength _SECTION_BASE - L + 2 > SCENE
+_SECTION_BASE = 10  # a level-L heading (L >= 2) gives strength _SECTION_BASE - L + 2, always > SCENE
 
 
 @dataclass
@@ -208,7 +208,7 @@ def _chapters(doc: Document, max_tokens: int, extra_breaks: set[int]) -> list[li
                     chapters.append([])
                 pending = PARAGRAPH
             else:
-                pending = max(pending, _SECTION_BASE - level + 2)
+                pending = max(pending, max(SCENE + 1, _SECTION_BASE - level + 2))
             continue
         if b.kind in ("break", "page"):
             pending = max(pending, SCENE)

@@ -167,7 +167,7 @@ def is_contents_heading(text: str) -> bool:
 
 # Characters a scene-break line may consist of: asterisks, hashes, tildes, bullets, dashes,
 # and dingbats/ornaments (fleurons, asterisms, stars). Letters or digits make it text.
-_BREAK_CHARS = set("*#~•·◆◇◊❖✦✧★☆⁂∗⋆✱✲✳✴✵✶✷✸✹✺❋❊❉❈❇❦❧☙§+=_-–—―°oO0×x.") - set("oO0x.")
+_BREAK_CHARS = set("*#~•·◆◇◊❖✦✧★☆⁂∗⋆✱✲✳✴✵✶✷✸✹✺❋❊❉❈❇❦❧☙§+=_-–—―°×")
 _BREAK_EXTRA_OK = set(" \u00a0\t")
 
 

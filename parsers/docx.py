@@ -45,7 +45,7 @@ def sniff(s) -> bool:
     return b"word/" in s.head or s.suffix in (".docx", ".docm", ".dotx")
 
 
-def _ole_error(entry, data_head: bytes) -> InputError:
+def _ole_error(entry) -> InputError:
     with entry.open() as f:
         blob = f.read(4 * 1024 * 1024)
     if "EncryptedPackage".encode("utf-16-le") in blob:
@@ -177,7 +177,7 @@ def parse(entry, opts) -> Iterator[Document]:
     with entry.open() as f:
         head = f.read(8)
     if head.startswith(OLE_MAGIC):
-        raise _ole_error(entry, head)
+        raise _ole_error(entry)
     with seekable(entry, "Word document") as fh:
         try:
             document = docx.Document(fh)

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from miner.documents import (clean_text, heading_level, is_scene_break, read_text, reflow, strip_notion_id,
                              title_from_name)
 from miner.models import Block, Document
-from miner.parsers import looks_binary
 
 NAME = "markdown"
 KIND = "document"
@@ -95,23 +94,18 @@ def obsidian_to_markdown(text: str) -> str:
 def _inline_text(token) -> str:
     """Plain text of an inline token: emphasis marks, link targets and images dropped."""
     out: list[str] = []
-    lines_soft: list[int] = []
     for child in token.children or []:
         t = child.type
         if t in ("text", "code_inline"):
             out.append(child.content)
         elif t == "softbreak":
-            lines_soft.append(len(out))
-            out.append("\n")
+            out.append("\n")  # kept for now; _para_text decides whether the lines are prose or verse
         elif t == "hardbreak":
             out.append("\n")
         elif t == "html_inline":
             if re.match(r"<br\s*/?>", child.content, re.IGNORECASE):
                 out.append("\n")
-        elif t == "image":
-            continue
-    text = "".join(out)
-    return text
+    return "".join(out)  # images, emphasis and link markers add no text
 
 
 def _para_text(raw: str) -> str:
@@ -235,4 +229,4 @@ def parse(entry, opts) -> Iterator[Document]:
     yield Document(title=title, source=entry.name, blocks=blocks, meta=meta)
 
 
-__all__ = ["sniff", "parse", "split_front_matter", "obsidian_to_markdown", "blocks_from_markdown", "looks_binary"]
+__all__ = ["sniff", "parse", "split_front_matter", "obsidian_to_markdown", "blocks_from_markdown"]

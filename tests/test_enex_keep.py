@@ -3,7 +3,6 @@ encrypted text left out, trashed notes skipped, dates and tags kept as metadata.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import zipfile
 
