@@ -33,9 +33,12 @@ KIND = "document"
 LABEL = "PDF"
 
 EDGE_LINES = 3  # how many lines at the top and bottom of a page may be a header/footer
+# Page numbers: "12", "- 12 -", "Page 3", "page 3 of 9", "3/9", and lower-case Roman numerals
+# of front matter ("xii"). Upper-case Roman numerals are left alone: "II" at the top of a page
+# is a chapter heading far more often than a page number.
 _PAGE_NUMBER = re.compile(
-    r"^(?:page\s+)?[-\u2013\u2014\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?[-\u2013\u2014\s]*$",
-    re.IGNORECASE)
+    r"^(?:(?:[Pp]age|PAGE)\s+)?[-\u2013\u2014\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:of|/)\s*\d{1,4})?"
+    r"[-\u2013\u2014\s]*$")
 _COMPOUND_FIRST = {
     "self", "well", "half", "non", "ex", "all", "cross", "long", "short", "high", "low", "full", "old", "new",
     "far", "near", "mid", "anti", "pre", "post", "semi", "quasi", "pseudo", "great", "step", "so", "ill",

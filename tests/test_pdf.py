@@ -97,7 +97,10 @@ def test_headers_footers_page_numbers_removed_and_hyphens_joined(tmp_path):
 def test_running_lines_detection_normalises_digits():
     pages = [["My Book", "Body line one of page %d." % i, "text", "- %d -" % i] for i in range(1, 6)]
     pages[2].insert(1, "A line that happens to be on one page only")
+    pages[3].insert(1, "II")  # a chapter number at the top of a page is not a page number
+    pages[4].insert(1, "xii")  # a front-matter page number is
     out = remove_running_lines(pages)
+    assert "II" in out[3] and "xii" not in out[4]
     assert all("My Book" not in p and not any(ln.startswith("- ") for ln in p) for p in out)
     assert "A line that happens to be on one page only" in out[2]
     assert all(any(ln.startswith("Body line") for ln in p) for p in out)
