@@ -16,6 +16,9 @@ Read: each page's text (pypdf), then:
   * chapter headings by pattern ("Chapter 7", "Part Two", "Prologue") and scene breaks.
 Dropped: headers, footers, page numbers, images, annotations.
 Refused with a clear message: password-protected PDFs, PDFs with no text layer (scans).
+Known limits: a paragraph that ends on a full-width line exactly at the bottom of a page
+runs into the next one (nothing on the page tells them apart); multi-column layouts are read
+in pypdf's order, which may interleave the columns.
 """
 from __future__ import annotations
 
