@@ -41,14 +41,15 @@ def dataset(tmp_path):
     return write_jsonl(tmp_path / "wlm.jsonl", objs)
 
 
-def refusals(path, target):
+def refusals(path):
     """A small real statistics function: reads the real temp file, flags lines with 'As an AI'."""
     flags, n = {}, 0
     with open(path, "rb") as f:
-        for n, line in enumerate(f, 1):
+        for line_no, line in enumerate(f, 1):
+            n += bool(line.strip())
             if b"As an AI" in line:
-                flags[n] = {"refusal"}
-    return flags, {"examples": n, "longest": {"tokens": 99, "line": 3}, "top_phrases": [{"phrase": "wave wave", "count": n}]}
+                flags[line_no] = {"refusal"}
+    return flags, {"examples": n, "phrases": [{"phrase": "wave wave", "examples": n, "share": 1.0, "lines": [1, 2]}]}
 
 
 @pytest.fixture
@@ -375,3 +376,21 @@ def test_cli_serves_until_ctrl_c_and_keeps_unsaved_edits(dataset):
     again = Store.open(dataset)
     assert again.get(3).deleted
     again.close()
+
+
+def test_the_statistics_page_shows_the_miner_stats_report_with_links_to_the_lines(tmp_path):
+    objs = [chat(f"Prompt number {i} about {'boats' if i % 2 else 'bread'}",
+                 f"Answer {i} with words {i * 7} and {i * 13}." + (" She bit her lip and looked away." if i % 3 == 0 else ""))
+            for i in range(1, 31)]
+    store = Store.open(write_jsonl(tmp_path / "d.jsonl", objs))
+    worker = review_stats.StatsWorker(store)
+    worker.refresh_now()
+    c = create_app(store, TOKEN, worker=worker).test_client()
+    c.get(f"/?token={TOKEN}")
+    html = c.get("/stats").get_data(as_text=True)
+    assert "Statistics and warnings are up to date." in html
+    assert "is in 33% of the examples" in unescape(html)  # miner stats' own warning
+    assert '<a href="/example/3">3</a>' in html  # phrase lines open the example
+    assert re.search(r'href="/replace\?find=[^"]*bit[^"]*&amp;role=assistant"', html)
+    assert "tokens per example" in html and "Lengths" in html
+    store.close()

@@ -300,7 +300,9 @@ def test_literal_replace_is_exactly_str_replace_on_every_turn(tmp_path_factory, 
 
 json_text = st.text(max_size=40)
 line_objs = st.builds(lambda u, a, extra: {"messages": [{"role": "user", "content": u}, {"role": "assistant", "content": a}], **extra},
-                      json_text, json_text, st.dictionaries(st.sampled_from(["id", "meta", "score"]), st.integers() | json_text, max_size=2))
+                      json_text, json_text, st.dictionaries(st.sampled_from(["id", "meta", "score"]),
+                                                      st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False) | json_text,
+                                                      max_size=2))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -414,23 +416,24 @@ def test_a_byte_order_mark_does_not_make_the_first_line_unreadable(tmp_path):
 
 # ---- statistics flags ----------------------------------------------------------------------
 
-def _refusal_lines(path: str, target: str):
-    """A small real statistics function over the real temp file: flags lines with "I can't"."""
-    flags = {}
+def _refusal_lines(path: str):
+    """A small statistics function over the real temp file: flags lines with "I can't"."""
+    flags, examples = {}, 0
     with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
+            examples += bool(line.strip())
             if "I can't" in line.decode():
                 flags[n] = {"refusal"}
-    return flags, {"examples": n, "target": target}
+    return flags, {"examples": examples}
 
 
 def test_statistics_flags_map_back_to_examples_and_follow_edits_and_deletions(tmp_path):
     store = Store.open(write_jsonl(tmp_path / "d.jsonl", [
         chat("a", "fine"), chat("b", "I can't help"), chat("c", "fine"), chat("d", "I can't either")]))
-    worker = review_stats.StatsWorker(store, target="openai", compute_fn=_refusal_lines)
+    worker = review_stats.StatsWorker(store, compute_fn=_refusal_lines)
     worker.refresh_now()
     assert [r.id for r in store.page(ListQuery(flag="refusal")).rows] == [2, 4]
-    assert store.stats() == ({"examples": 4, "target": "openai"}, store.version)
+    assert store.stats() == ({"examples": 4}, store.version)
     store.set_deleted(1, True)  # line numbers in the temp file shift; flags must not
     store.edit_turn(2, 1, "Happy to help")
     assert not worker.status()["up_to_date"]
@@ -442,9 +445,76 @@ def test_statistics_flags_map_back_to_examples_and_follow_edits_and_deletions(tm
 def test_statistics_failures_are_reported_not_raised(tmp_path):
     store = Store.open(write_jsonl(tmp_path / "d.jsonl", [chat("a", "b")]))
 
-    def broken(path, target):
+    def broken(path):
         raise ValueError("no good")
 
     worker = review_stats.StatsWorker(store, compute_fn=broken)
     worker.refresh_now()
     assert worker.status()["error"] == "no good"
+
+
+# ---- big inputs (CI runs these with -m slow) ---------------------------------------------------
+
+@pytest.mark.slow
+def test_fifty_thousand_examples_in_flat_memory(tmp_path):
+    import tracemalloc
+
+    src = tmp_path / "big.jsonl"
+    with open(src, "wb") as f:
+        for i in range(50_000):
+            f.write(orjson.dumps(chat(f"Scene {i} at the harbour", ("Certainly! " if i % 5 == 0 else "") + "tide " * (i % 300 + 1))) + b"\n")
+    tokens.encoding()  # load the tokenizer before measuring
+    tracemalloc.start()
+    try:
+        store = Store.open(str(src))
+        import_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        page = store.page(ListQuery(sort="tokens", page=700))
+        pv = store.preview(Replace("Certainly! ", ""))
+        assert store.replace(Replace("Certainly! ", ""), expected_examples=pv.examples) == (10_000, 10_000)
+        store.save()
+        work_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(page.rows) == PAGE_SIZE and page.total == 50_000 and page.pages == 1000
+    assert import_peak < 32e6 and work_peak < 32e6  # the 50,000 examples themselves are ~40 MB of JSON
+    with open(store.out, "rb") as f:
+        n = sum(1 for line in f if b"Certainly" not in line)
+    assert n == 50_000
+
+
+def test_miner_stats_warnings_point_at_the_authors_own_line_numbers(tmp_path):
+    """With the real `miner stats`: flags and the report's line numbers stay those of the
+    original file after deletions (the temporary copy keeps an empty line in their place)."""
+    import random
+
+    rng = random.Random(3)
+    words = "river stone lantern orchard winter kettle violin harbour meadow copper thistle".split()
+    answers = {}
+    for i in range(1, 41):
+        a = " ".join(rng.choice(words) for _ in range(40))
+        if i % 4 == 0:
+            a += " She bit her lip and looked away."
+        answers[i] = a
+    answers[7] = "I'm sorry, but as an AI language model I cannot write that."
+    answers[12] = answers[10]
+    items = [chat(f"Write scene {i} about {rng.choice(words)}", answers[i]) for i in range(1, 41)]
+    store = Store.open(write_jsonl(tmp_path / "d.jsonl", items[:20] + [""] + items[20:]))  # a blank line 21
+    worker = review_stats.StatsWorker(store)
+    worker.refresh_now()
+    if worker.status()["unavailable"]:
+        pytest.fail("miner.hygiene.stats is missing")
+    assert [r.id for r in store.page(ListQuery(flag="refusal")).rows] == [7]
+    assert [r.id for r in store.page(ListQuery(flag="near-duplicate")).rows] == [10, 12]
+    report, _ = store.stats()
+    lip = next(p for p in report["phrases"] if "bit her lip" in p["phrase"])
+    assert lip["lines"][:3] == [4, 8, 16]
+    store.set_deleted(4, True)
+    store.set_deleted(7, True)
+    worker.refresh_now()
+    report, _ = store.stats()
+    lip = next(p for p in report["phrases"] if "bit her lip" in p["phrase"])
+    assert lip["lines"][:3] == [8, 16, 20]
+    assert 25 in lip["lines"]  # item 24 sits on line 25, after the blank line
+    assert store.counts()["refusal"] == 0 and report["refusals"] == 0
+    assert "path" not in report and "flags" not in report

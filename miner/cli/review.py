@@ -8,6 +8,7 @@ import click
 
 from miner.cli.common import debug_option, handle_errors, progress, quiet_option
 from miner.errors import ConfigError
+from miner.review import stats as review_stats
 
 
 @click.command("review")
@@ -20,20 +21,24 @@ from miner.errors import ConfigError
               help="Address to listen on. Only loopback addresses are allowed without --allow-remote.")
 @click.option("--allow-remote", is_flag=True,
               help="Allow a non-loopback --host (anyone who can reach it and has the link can edit).")
-@click.option("--target", default="openai", show_default=True,
-              help="Fine-tuning target whose limits the statistics check (passed to `miner stats`).")
+@click.option("--target", type=click.Choice(review_stats.targets()) if review_stats.targets() else str,
+              help="Fine-tuning target whose token limit marks examples as too long "
+                   "[default: the limit for the dataset's own format, as `miner stats` does].")
+@click.option("--max-tokens", type=click.IntRange(min=1),
+              help="Mark examples longer than this as too long (overrides --target's limit).")
 @click.option("--force", is_flag=True, help="Let Save replace --out if it already exists.")
 @click.option("--start-over", is_flag=True, help="Discard edits kept from an earlier review of FILE and import it afresh.")
 @quiet_option
 @debug_option
 @handle_errors
-def command(file, out, port, host, allow_remote, target, force, start_over, quiet, debug):
+def command(file, out, port, host, allow_remote, target, max_tokens, force, start_over, quiet, debug):
     """Open a private web page to read, edit, delete and find/replace the examples of a dataset.
 
     \b
     Examples:
       miner review wlm.jsonl
       miner review wlm.jsonl --out final.jsonl --port 8765
+      miner review wlm.gemini.jsonl --target vertex
       miner review wlm.jsonl --start-over          # forget the edits kept from last time
 
     The page runs on this computer only (127.0.0.1) and needs the private link printed here;
@@ -61,7 +66,8 @@ def command(file, out, port, host, allow_remote, target, force, start_over, quie
         click.echo("\nInterrupted while importing; nothing was kept. Run the same command again.", err=True)
         sys.exit(130)
     try:
-        server = ReviewServer(store, host, port, target=target, allow_remote=allow_remote)
+        review_stats.token_limit(target, max_tokens)  # an unknown target fails here, not in the background
+        server = ReviewServer(store, host, port, target=target, max_tokens=max_tokens, allow_remote=allow_remote)
     except BaseException:
         store.close()
         raise

@@ -17,6 +17,7 @@ Security model (a local server holding years of someone's writing):
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import os
@@ -28,7 +29,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from miner.errors import MinerError
+from miner.errors import ConfigError, MinerError
 
 from . import stats as review_stats
 from .store import FLAGS, STATUSES, ListQuery, Replace, StaleError, Store
@@ -358,21 +359,24 @@ class _QuietHandler(WSGIRequestHandler):
 class ReviewServer:
     """The app on werkzeug's threaded server. `port=0` picks a free port (tests)."""
 
-    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, target: str = "openai",
-                 allow_remote: bool = False, compute_fn=review_stats.compute, token: str | None = None):
+    def __init__(self, store: Store, host: str = "127.0.0.1", port: int = 0, *, target: str | None = None,
+                 max_tokens: int | None = None, allow_remote: bool = False, compute_fn=None,
+                 token: str | None = None):
         if not is_loopback(host) and not allow_remote:
-            raise MinerError(f"--host {host} would let other machines reach your writing; "
-                             "use 127.0.0.1, or add --allow-remote if you really mean it")
+            raise ConfigError(f"--host {host} would let other machines reach your writing; "
+                              "use 127.0.0.1, or add --allow-remote if you really mean it")
         self.store = store
         self.host = host
         self.token = token or secrets.token_urlsafe(32)
-        self.worker = review_stats.StatsWorker(store, target=target, compute_fn=compute_fn)
+        if compute_fn is None:
+            compute_fn = functools.partial(review_stats.compute, target=target, max_tokens=max_tokens)
+        self.worker = review_stats.StatsWorker(store, compute_fn=compute_fn)
         self.app = create_app(store, self.token, worker=self.worker, check_host=is_loopback(host),
                               extra_hosts={host.strip("[]")})
         try:
             self.server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         except OSError as e:
-            raise MinerError(f"cannot listen on {host}:{port} ({e.strerror or e}); "
+            raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror or e}); "
                              "choose another --port, or 0 for any free one") from None
         self.port = self.server.server_port
 

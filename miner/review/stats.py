@@ -2,16 +2,16 @@
 background after every change, and the per-example warnings (flags) the list filters on.
 
 Where it sits: the web app asks the worker to refresh after each change; the worker writes the
-current state of the edit store (exactly what Save would write) to a private temporary JSONL,
-runs miner.hygiene.stats on it, maps its line numbers back to examples and stores flags and
-report in the edit store. Pages show the last finished report and say when it is out of date,
-so a slow near-duplicate pass over 50,000 examples never blocks editing.
+current state of the edit store (exactly what Save would write, with an empty line in place of
+each deleted example so line numbers stay the author's) to a private temporary JSONL, runs
+miner.hygiene.stats.compute_stats on it, and stores flags and report in the edit store. Pages
+show the last finished report and say when it is out of date, so a slow near-duplicate pass
+over 50,000 examples never blocks editing.
 
 `compute()` is the one place that knows the hygiene module's interface.
 """
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 import threading
@@ -20,43 +20,53 @@ from typing import Any
 
 from .store import Store
 
-# compute(path, target) -> (flags by 1-based line, report dict), or None when unavailable.
-ComputeFn = Callable[[str, str], "tuple[dict[int, set[str]], dict[str, Any]] | None"]
+# compute_fn(path) -> (flags by 1-based line, report dict), or None when unavailable.
+Result = "tuple[dict[int, set[str]], dict[str, Any]] | None"
+ComputeFn = Callable[[str], Any]
+
+DEBOUNCE_SECONDS = 1.0  # a burst of quick edits is measured once
 
 
-def available() -> bool:
+def targets() -> list[str]:
+    """The fine-tuning targets `miner validate` knows (empty if this installation has none)."""
     try:
-        from miner.hygiene.stats import compute_stats  # noqa: F401
+        from miner.hygiene.validate import TARGETS
     except ImportError:
-        return False
-    return True
+        return []
+    return list(TARGETS)
 
 
-def compute(path: str, target: str = "openai") -> tuple[dict[int, set[str]], dict[str, Any]] | None:
-    """Run `miner stats` on a JSONL file: (flags by 1-based line, the report as a dict), or None
-    if this installation has no statistics module."""
+def token_limit(target: str | None, max_tokens: int | None) -> int | None:
+    """The per-example limit to flag against: --max-tokens, else the target's published limit,
+    else None (then `miner stats` uses the limit of the dataset's own format)."""
+    if max_tokens is not None or not target:
+        return max_tokens
+    from miner.hygiene.validate import target_settings
+
+    return target_settings(target)["max_tokens"]
+
+
+def compute(path: str, target: str | None = None, max_tokens: int | None = None):
+    """Run `miner stats` on a JSONL file: (flags by 1-based line, the report as a dict for the
+    page), or None if this installation has no statistics module."""
     try:
         from miner.hygiene.stats import compute_stats
     except ImportError:
         return None
-    kwargs: dict[str, Any] = {}
-    try:
-        if "target" in inspect.signature(compute_stats).parameters:
-            kwargs["target"] = target
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        pass
-    report = compute_stats(path, **kwargs)
-    flags = {int(line): set(f) for line, f in (getattr(report, "flags", None) or {}).items()}
-    return flags, report.to_dict()
+    report = compute_stats(path, max_tokens=token_limit(target, max_tokens))
+    d = report.to_dict()
+    d.pop("flags", None)  # shown as warnings in the list instead
+    d.pop("path", None)  # the private temporary file: meaningless to the author
+    return {int(k): set(v) for k, v in report.flags.items()}, d
 
 
 class StatsWorker:
     """One background thread that keeps the store's statistics in step with its data."""
 
-    def __init__(self, store: Store, target: str = "openai", compute_fn: ComputeFn = compute):
+    def __init__(self, store: Store, compute_fn: ComputeFn = compute, debounce: float = DEBOUNCE_SECONDS):
         self.store = store
-        self.target = target
         self.compute_fn = compute_fn
+        self.debounce = debounce
         self.error = ""
         self.unavailable = False
         self._wake = threading.Event()
@@ -86,20 +96,20 @@ class StatsWorker:
             "version": current,
             "stats_version": done,
             "up_to_date": done == current,
-            "computing": self._busy.is_set() or (done != current and not self.unavailable and not self.error),
+            "computing": not self.unavailable and (self._busy.is_set() or (done != current and not self.error)),
             "unavailable": self.unavailable,
             "error": self.error,
         }
 
     def refresh_now(self) -> None:
-        """Compute synchronously in the calling thread (tests, and the first run of the CLI)."""
+        """Compute synchronously in the calling thread (tests)."""
         self._refresh()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()
-            if self._stop.is_set():
+            if self._stop.wait(self.debounce):
                 break
             _, done = self.store.stats()
             if self.unavailable or (done == self.store.version and not self.error):
@@ -113,14 +123,13 @@ class StatsWorker:
         try:
             with os.fdopen(fd, "wb") as fh, self.store.lock:  # version and data from one moment
                 version = self.store.version
-                ids = self.store.write_current(fh)
-            result = self.compute_fn(tmp, self.target)
+                self.store.write_current(fh)
+            result = self.compute_fn(tmp)
             if result is None:
                 self.unavailable = True
                 return
             flags_by_line, report = result
-            by_id = {ids[line - 1]: f for line, f in flags_by_line.items() if 0 < line <= len(ids)}
-            self.store.set_stats(version, by_id, report)
+            self.store.set_stats(version, flags_by_line, report)
             self.error = ""
         except Exception as e:  # shown on the page; the review goes on without fresh statistics
             self.error = str(e) or type(e).__name__
@@ -130,5 +139,5 @@ class StatsWorker:
                 os.remove(tmp)
             except OSError:
                 pass
-            if version is not None and self.store.version != version and not self.unavailable:
+            if version is not None and not self.unavailable and self.store.version != version:
                 self._wake.set()  # changed while we were computing: go again

@@ -150,7 +150,8 @@ def parse_line(raw: bytes, formats: _Formats | None = None) -> Parsed:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        return Parsed(problem=f"not valid JSON ({e})")
+        # orjson says "...: line 1 column 2 (char 1)"; "line 1" would be wrong here, so keep the gist.
+        return Parsed(problem=f"not valid JSON ({str(e).split(':', 1)[0] or 'cannot be parsed'})")
     if not isinstance(obj, dict):
         return Parsed(problem="not a JSON object")
     mod = (formats or _Formats()).detect(obj)
@@ -409,10 +410,17 @@ CREATE TABLE history(
 """
 
 
-def _connect(path: str) -> sqlite3.Connection:
+def _connect(path: str, importing: bool = False) -> sqlite3.Connection:
     # One connection shared by the server's threads, serialised by Store.lock.
     con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    con.execute("PRAGMA foreign_keys=OFF")
+    if importing:
+        # A half-imported store is thrown away, never reopened: no journal, no fsync.
+        con.execute("PRAGMA journal_mode=OFF")
+        con.execute("PRAGMA synchronous=OFF")
+    else:
+        # WAL: a crash or Ctrl-C never corrupts the store, at most loses the very last change.
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
     return con
 
 
@@ -490,7 +498,7 @@ class Store:
                 on_progress: Callable[[int], None] | None) -> Store:
         partial = path + ".partial"
         _remove(partial)
-        con = _connect(partial)
+        con = _connect(partial, importing=True)
         try:
             os.chmod(partial, 0o600)  # it holds the author's writing
             con.executescript(_SCHEMA)
@@ -579,8 +587,9 @@ class Store:
     def counts(self) -> dict[str, int]:
         with self.lock:
             r = self.con.execute(
-                "SELECT COUNT(*), SUM(deleted=0), SUM(deleted=1), SUM(original IS NOT NULL), "
-                "SUM(reviewed=1 AND deleted=0), SUM(problem != ''), SUM(CASE WHEN deleted=0 THEN tokens ELSE 0 END) "
+                "SELECT COUNT(*), SUM(deleted=0 AND problem=''), SUM(deleted=1), SUM(original IS NOT NULL), "
+                "SUM(reviewed=1 AND deleted=0), SUM(problem != '' AND deleted=0), "
+                "SUM(CASE WHEN deleted=0 THEN tokens ELSE 0 END) "
                 "FROM examples").fetchone()
             keys = ("lines", "active", "deleted", "edited", "reviewed", "unreadable", "tokens")
             d = {k: int(v or 0) for k, v in zip(keys, r)}
@@ -891,15 +900,19 @@ class Store:
 
     # -- statistics ----------------------------------------------------------------------------
 
-    def write_current(self, fh) -> list[int]:
-        """Write the current dataset (what Save would write) to the binary file `fh`; returns
-        the example id of each line written, so statistics by line map back to examples."""
-        ids = []
+    def write_current(self, fh) -> int:
+        """Write the current dataset (what Save would write) to the binary file `fh`, with an
+        empty line in place of each deleted example and each blank line of the original, so
+        line numbers in a report on it (flags, phrase lines, duplicate groups) are the line
+        numbers the author sees here. Returns the number of examples written."""
+        written, at = 0, 0
         with self.lock:
             for id, line in self._output_lines():
+                fh.write(b"\n" * (id - at - 1))
                 fh.write(line)
-                ids.append(id)
-        return ids
+                at = id
+                written += 1
+        return written
 
     def set_stats(self, version: int, flags_by_id: dict[int, set[str]], report: dict) -> None:
         with self.lock:

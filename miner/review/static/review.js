@@ -90,3 +90,8 @@
     }, 2000);
   }
 })();
+
+// Histogram bars: widths come as data (the page's security policy allows no inline styles).
+document.querySelectorAll(".bar[data-width]").forEach(function (b) {
+  b.style.width = b.getAttribute("data-width") + "%";
+});
