@@ -356,6 +356,12 @@ def test_a_changed_original_is_refused_while_edits_are_kept_and_reimported_when_
     write_jsonl(src, [chat("q", "a"), chat("new", "line")])
     assert Store.open(src).counts()["active"] == 2  # nothing was edited: just read it again
     store = Store.open(src)
+    store.edit_turn(2, 1, "undone")
+    store.undo()
+    store.close()
+    write_jsonl(src, [chat("q", "a"), chat("new", "line"), chat("third", "one")])
+    assert Store.open(src).counts()["active"] == 3  # an undone edit is nothing to lose either
+    store = Store.open(src)
     store.edit_turn(2, 1, "edited")
     write_jsonl(src, [chat("other", "file")])
     with pytest.raises(InputError, match="cannot be combined with the edits"):

@@ -83,7 +83,7 @@ class StatsWorker:
         """Ask for a refresh (cheap; repeated requests while busy collapse into one)."""
         self._wake.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():

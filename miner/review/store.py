@@ -471,7 +471,10 @@ class Store:
             raise InputError(path, "is not a review store miner can read",
                              "move it away, or run with --start-over to discard it") from None
         store = cls(source, out, path, con, force)
-        edits = int(meta.get("version", "0")) > 0
+        try:  # anything that would be lost by starting afresh (undone changes do not count)
+            edits = con.execute("SELECT 1 FROM examples WHERE original IS NOT NULL OR deleted=1 LIMIT 1").fetchone() is not None
+        except sqlite3.DatabaseError:
+            edits = int(meta.get("version", "0")) > 0
         if meta.get("schema") != str(SCHEMA_VERSION) or meta.get("complete") != "1":
             if edits:
                 raise InputError(path, "was made by another version of miner",
