@@ -403,32 +403,10 @@ def read_text(entry, what: str = "text file") -> str:
 
 
 def decode(data: bytes) -> str:
-    """parsers.text_of, with one correction for legacy files: charset detection on a few
-    lines of Windows "Western" text often ranks a neighbouring code page first (cp1250,
-    hp_roman8, ...), turning "naive" with a diaeresis into "nadve" with a caron. When cp1252
-    is among the candidates and reads the bytes about as cleanly as the first guess, cp1252
-    wins; a file that only fits another code page (Polish cp1250, say) keeps its guess."""
+    """Text of a file's bytes, with the encoding detected (see parsers.text_of)."""
     from miner.parsers import text_of
 
-    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        return text_of(data)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        from charset_normalizer import from_bytes
-
-        matches = list(from_bytes(data[:1_000_000]))
-    except Exception:
-        matches = []
-    if not matches:
-        return data.decode("cp1252", errors="replace")
-    best = matches[0]
-    for m in matches:
-        if m.encoding == "cp1252" and m.chaos <= best.chaos + 0.1:
-            return data.decode("cp1252", errors="replace")
-    return data.decode(best.encoding, errors="replace")
+    return text_of(data)
 
 
 def seekable(entry, what: str = "file"):

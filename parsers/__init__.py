@@ -167,7 +167,12 @@ def _describe_unknown(s: Sniff, kind: str | None) -> str:
 
 def text_of(data: bytes) -> str:
     """Decode text the way people's files are actually encoded: UTF-8 (with or without BOM),
-    UTF-16 with a BOM, else the best guess (cp1252 for old Windows files)."""
+    UTF-16 with a BOM, else the best guess among legacy code pages.
+
+    Charset detection on a few lines of Windows "Western" text often ranks a neighbouring code
+    page first (cp1250, hp_roman8, ...), turning "naïve" into "naďve". When cp1252 is among the
+    candidates and reads the bytes about as cleanly as the first guess, cp1252 wins; a file
+    that only fits another code page (Polish cp1250, say) keeps its guess."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -179,12 +184,16 @@ def text_of(data: bytes) -> str:
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data[:1_000_000]).best()
-        if best is not None and best.encoding:
-            return data.decode(best.encoding, errors="replace")
+        matches = list(from_bytes(data[:1_000_000]))
     except Exception:
-        pass
-    return data.decode("cp1252", errors="replace")
+        matches = []
+    if not matches:
+        return data.decode("cp1252", errors="replace")
+    best = matches[0]
+    for m in matches:
+        if m.encoding == "cp1252" and m.chaos <= best.chaos + 0.1:
+            return data.decode("cp1252", errors="replace")
+    return data.decode(best.encoding, errors="replace")
 
 
 def looks_binary(data: bytes) -> bool:
