@@ -30,7 +30,6 @@ td.n{text-align:right;white-space:nowrap} .warn{background:#fff6dd;border-left:4
 
 def _matplotlib():
     try:
-        import matplotlib  # noqa: F401
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:

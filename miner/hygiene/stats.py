@@ -13,7 +13,6 @@ one narrow band; not everything from one source. `report.flags` marks lines for 
 """
 from __future__ import annotations
 
-import os
 import random
 import statistics
 from collections import Counter
@@ -197,8 +196,7 @@ def compute_stats(path: str, *, format: str | None = None, phrase_threshold: flo
 
 
 def _default_limit(fmt: str) -> int | None:
-    target = {"trl": "trl"}.get(fmt, fmt)
-    cfg = load_yaml("limits.yaml").get(target) or {}
+    cfg = load_yaml("limits.yaml").get(fmt) or {}
     return cfg.get("max_tokens")
 
 
@@ -314,7 +312,3 @@ def _warnings(r: StatsReport) -> list[dict[str, str]]:
         warn("bad_lines", f"{sum(r.bad_lines.values())} lines are not usable examples "
              f"({', '.join(f'{k}: {v}' for k, v in r.bad_lines.items())}); run miner validate for details")
     return out
-
-
-def display_name(path: str) -> str:
-    return os.path.basename(path)
