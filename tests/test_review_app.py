@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from miner.review import stats as review_stats
 from miner.review.app import ReviewServer, create_app
-from miner.review.store import ListQuery, Store
+from miner.review.store import Store
 
 TOKEN = "test-token-0123456789"
 

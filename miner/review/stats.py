@@ -21,8 +21,7 @@ from typing import Any
 from .store import Store
 
 # compute_fn(path) -> (flags by 1-based line, report dict), or None when unavailable.
-Result = "tuple[dict[int, set[str]], dict[str, Any]] | None"
-ComputeFn = Callable[[str], Any]
+ComputeFn = Callable[[str], "tuple[dict[int, set[str]], dict[str, Any]] | None"]
 
 DEBOUNCE_SECONDS = 1.0  # a burst of quick edits is measured once
 
