@@ -40,6 +40,12 @@ def handle_errors(fn: Callable) -> Callable:
             click.echo("\nInterrupted. Nothing was written under the output name; run the same "
                        "command again to resume (LLM results already paid for are cached).", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # `miner stats x.jsonl | head`: the reader left; stop quietly like other tools do.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            finally:
+                sys.exit(0)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as e:  # pragma: no cover - a bug, not a user error
