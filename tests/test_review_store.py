@@ -318,6 +318,27 @@ def test_saving_without_edits_writes_every_line_byte_for_byte(tmp_path_factory, 
     store.close()
 
 
+any_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=60)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(objs=st.lists(line_objs, min_size=1, max_size=4), data=st.data())
+def test_an_edited_turn_is_saved_exactly_and_nothing_else_changes(tmp_path_factory, objs, data):
+    d = tmp_path_factory.mktemp("e")
+    store = Store.open(write_jsonl(d / "d.jsonl", objs))
+    line = data.draw(st.integers(1, len(objs)))
+    turn = data.draw(st.integers(0, 1))
+    text = data.draw(any_text)
+    store.edit_turn(line, turn, text)
+    store.save()
+    out = saved_lines(store)
+    expected = [dict(o) for o in objs]
+    expected[line - 1] = {**objs[line - 1], "messages": [dict(m) for m in objs[line - 1]["messages"]]}
+    expected[line - 1]["messages"][turn]["content"] = text
+    assert out == expected
+    store.close()
+
+
 def test_the_original_file_is_never_modified(small):
     before = sha(small)
     store = Store.open(small)
