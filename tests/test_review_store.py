@@ -301,7 +301,7 @@ def test_literal_replace_is_exactly_str_replace_on_every_turn(tmp_path_factory, 
 json_text = st.text(max_size=40)
 line_objs = st.builds(lambda u, a, extra: {"messages": [{"role": "user", "content": u}, {"role": "assistant", "content": a}], **extra},
                       json_text, json_text, st.dictionaries(st.sampled_from(["id", "meta", "score"]),
-                                                      st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False) | json_text,
+                                                      st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | json_text,
                                                       max_size=2))
 
 
