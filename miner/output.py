@@ -37,6 +37,10 @@ class AtomicFile:
                 os.fsync(self._fh.fileno())
             self._fh.close()
             if exc_type is None:
+                # mkstemp makes the file private (0600); a dataset gets the user's usual mode.
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self._tmp, 0o666 & ~umask)
                 os.replace(self._tmp, self.path)
                 self._tmp = None
         finally:

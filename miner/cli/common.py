@@ -37,8 +37,9 @@ def handle_errors(fn: Callable) -> Callable:
             click.echo(f"Error: {e}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
-            click.echo("\nInterrupted. Nothing was written under the output name; run the same "
-                       "command again to resume (LLM results already paid for are cached).", err=True)
+            click.echo("\nInterrupted. Nothing was written under the output name. Run the same command "
+                       "again to start over (miner synth resumes where it stopped: LLM results already "
+                       "paid for are kept).", err=True)
             sys.exit(130)
         except BrokenPipeError:
             # `miner stats x.jsonl | head`: the reader left; stop quietly like other tools do.
