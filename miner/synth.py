@@ -458,6 +458,7 @@ class _Run:
         cost = 0.0
         unknown = False
         calls = cached = 0
+        seen: set[str] = set()  # identical requests (repeated passages) are asked once
         async for unit in self.units(source):
             self.summary.add("passages", len(unit.chunks))
             for c, prev in zip(unit.chunks, unit.previous):
@@ -469,9 +470,11 @@ class _Run:
                 for ex, r, tid, out in todo:
                     if ex.provider.is_offline:
                         continue
-                    if ex.cached(r, tid) is not None:
+                    key = ex.key(r, tid)
+                    if key in seen or ex.cached(r, tid) is not None:
                         cached += 1
                         continue
+                    seen.add(key)
                     usage, c_cost = ex.estimate(r, out)
                     calls += 1
                     est_in += usage.input_tokens
@@ -485,7 +488,7 @@ class _Run:
                               "the estimate uses structure chunking)")
         s = self.summary
         s.add("LLM calls needed", calls)
-        s.add("answers already cached", cached)
+        s.add("answers already cached (or repeated)", cached)
         s.add("input tokens (estimate)", est_in)
         s.add("output tokens (estimate)", est_out)
         s.info["estimated cost"] = "unknown (model not in the price table; pass --prices FILE)" if unknown \
@@ -512,7 +515,7 @@ class _Run:
                 f["cost"] = f"${st.cost:.4f}"
         fb = self.counts.origins.get("fallback", 0) + self.counts.origins.get("refused", 0)
         if fb:
-            f["fallbacks"] = fb
+            f["failed"] = fb  # passages that got the offline prompt instead
         return f
 
     def report(self) -> None:
@@ -521,6 +524,8 @@ class _Run:
         s.info["template"] = self.template.id
         if self.rejected is not None:
             s.info["rejected model"] = self.rejected.label
+        if self.opts.dry_run:
+            return
         if self.provider.is_offline:
             s.add("prompts built offline", c.origins.get("offline", 0))
         else:
@@ -655,9 +660,10 @@ def _report(r: _Run) -> Summary:
 
 def _stopped(r: _Run, what: str, fix: str) -> SynthStopped:
     summary = _report(r)
-    done = summary.counts.get("examples written", 0)
-    msg = (f"{what} Nothing was written to the output yet ({done} example(s) were ready); every answer "
-           f"received is cached, so to finish: {fix}.")
+    done = sum(r.counts.origins.values())
+    read = summary.counts.get("passages", 0)
+    msg = (f"{what} Nothing was written to the output yet: {done} of the {read} passages read so far have "
+           f"their prompt, and every answer received is cached, so to finish: {fix}.")
     if r.store is None:
         msg += " (This run used --no-cache, so a re-run starts over.)"
     return SynthStopped(msg, summary)

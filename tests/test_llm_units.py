@@ -269,3 +269,23 @@ def test_llm_chunker_keeps_only_valid_paragraph_numbers():
     assert good == {3, 6}
     assert bad == 6  # 0, 9, "3", 2.5, True, -1; 1 (the window's first paragraph) is ignored silently
     assert to_block_indexes("2, 3", window, 1) == (set(), 1)
+
+
+# ---- `miner templates` ------------------------------------------------------------------------------
+
+def test_templates_command_lists_and_shows_with_comments():
+    from click.testing import CliRunner
+
+    from miner.cli import cli
+
+    res = CliRunner().invoke(cli, ["templates"])
+    assert res.exit_code == 0
+    for name in ("scene-brief", "write-like-me", "qa", "outline", "continue"):
+        assert name in res.output
+    assert "prices" not in res.output
+    res = CliRunner().invoke(cli, ["templates", "show", "scene-brief", "--variables"])
+    assert res.exit_code == 0
+    assert res.output.startswith("# scene-brief")  # the file as written, comments included
+    assert "$previous_ending" in res.output
+    res = CliRunner().invoke(cli, ["templates", "show", "nope"])
+    assert res.exit_code == 1 and "no template named 'nope'" in res.output and "Traceback" not in res.output

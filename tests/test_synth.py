@@ -347,7 +347,7 @@ def test_dry_run_makes_no_requests_and_prices_the_run(tmp_path, llm_server, key)
 
     run(docs, tmp_path / "o.jsonl", **openai_opts(llm_server))
     s2 = run(docs, tmp_path / "o.jsonl", dry_run=True, **openai_opts(llm_server))
-    assert s2.counts["answers already cached"] == n and s2.counts["LLM calls needed"] == 0
+    assert s2.counts["answers already cached (or repeated)"] == n and s2.counts["LLM calls needed"] == 0
     assert s2.info["estimated cost"] == "$0.0000"
 
 
@@ -508,6 +508,22 @@ def test_preference_pairs_author_preferred_model_draft_rejected(tmp_path, llm_se
     run(docs, out, force=True, format="openai-dpo", rejected_model="drafter", **openai_opts(llm_server),
         system="You are Inkwell.")
     assert llm_server.count() == before  # drafts are cached too
+    run(docs, tmp_path / "trl.jsonl", format="trl-preference", rejected_model="drafter", **openai_opts(llm_server))
+    trl = lines(tmp_path / "trl.jsonl")
+    assert [r["chosen"][0]["content"] for r in trl] == passages(docs)
+    assert trl[0]["rejected"] == [{"role": "assistant", "content": "A bland draft of the scene."}]
+
+
+def test_repeated_passages_are_asked_once(tmp_path, llm_server, key):
+    from miner.models import Chunk
+
+    same = "The same refrain, word for word, that the author used at the end of every chapter of the book."
+    chunks = [Chunk(text=same, source="a", document="A", section=[f"C{i}"], index=i, tokens=20) for i in range(6)]
+    llm_server.responder = lambda r: Reply(**{**vars(Reply.openai('{"brief": "b"}')), "delay": 0.05})
+    synth_mod.run(lambda: iter(chunks), str(tmp_path / "o.jsonl"),
+                  SynthOptions(concurrency=4, **openai_opts(llm_server)))
+    assert llm_server.count() == 1
+    assert answers(tmp_path / "o.jsonl") == [same] * 6
 
 
 @pytest.mark.parametrize("kw,match", [

@@ -72,6 +72,7 @@ class Executor:
         self.limiter = RateLimiter(settings.rpm, settings.tpm)
         self._sem = asyncio.Semaphore(max(1, settings.concurrency))
         self._reserved = 0.0  # estimated cost of calls in flight
+        self._inflight: dict[str, asyncio.Future] = {}
         self.budget_hit = False
         self.halted = ""  # set when retries gave up: no further requests are started
         self.fatal: ProviderError | None = None  # e.g. a refused key: no request can succeed
@@ -110,6 +111,27 @@ class Executor:
             if hit is not None:
                 self.stats.cached += 1
                 return Result(hit[0], cached=True, cost=0.0)
+        if key in self._inflight:  # the same request is already on its way: share its answer
+            completion = await asyncio.shield(self._inflight[key])
+            self.stats.cached += 1
+            return Result(completion, cached=True, cost=0.0)
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            result = await self._call_new(request, template_id, key, expect_output)
+        except Exception as e:
+            fut.set_exception(e)
+            fut.exception()  # marked as retrieved, so an unshared failure is not logged as lost
+            raise
+        except BaseException:  # cancelled (Ctrl-C, the run stopping): waiters stop too
+            fut.cancel()
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        fut.set_result(result.completion)
+        return result
+
+    async def _call_new(self, request: Request, template_id: str, key: str, expect_output: int | None) -> Result:
         est_usage, est_cost = self.estimate(request, expect_output)
         self._check_budget(est_cost)
         self._reserved += est_cost or 0.0
