@@ -94,6 +94,10 @@ class SynthStopped(MinerError):
         self.summary = summary
 
 
+class NoPassages(SynthStopped):
+    """The inputs held no prose to synthesize from (all skipped, or empty)."""
+
+
 # ---- inputs ----------------------------------------------------------------------------------
 
 def is_chunks_file(path: str) -> bool:
@@ -444,6 +448,9 @@ class _Run:
                         await write_oldest()
                 while pending:
                     await write_oldest()
+                if n_units == 0:
+                    raise NoPassages("no passages of prose found in the inputs, so nothing was written "
+                                     "(the summary lists what was skipped and why)", self.summary)
         except BaseException:
             for t in pending:
                 t.cancel()
@@ -622,6 +629,9 @@ def run(source: Callable[[], Iterable[Document | Chunk]], output: str, opts: Syn
             raise _stopped(r, f"{r.provider.label} kept failing: {e}.",
                            "wait a while (or lower --concurrency / set --rpm) and run the same command again"
                            ) from None
+        except NoPassages:
+            r.report()
+            raise
         except ProviderError as e:
             e.summary = _report(r)  # type: ignore[attr-defined]
             raise

@@ -155,3 +155,13 @@ def test_key_lookup(monkeypatch, llm_server):
     assert p.is_local and p.default_concurrency == 2
     go(p.complete(Request.simple("", "hi")))
     assert llm_server.requests[-1].headers["authorization"] == "Bearer not-needed"
+
+
+@pytest.mark.parametrize("api", ["openai", "gemini"])
+def test_garbled_response_body_is_retried(llm_server, api):
+    llm_server.queue(Reply(body="<html>502 Bad Gateway</html>"))
+    llm_server.responder = lambda r: Reply.for_api(r.api, "fine")
+    p = openai(llm_server) if api == "openai" else get_provider("gemini", base_url=llm_server.url, api_key=KEY)
+    ex, _ = executor(p)
+    res = go(ex.call(Request.simple("", "hi"), "t@1"))
+    assert res.completion.text == "fine" and ex.stats.retries == 1 and llm_server.count() == 2

@@ -551,6 +551,16 @@ def test_chunks_jsonl_input_and_bad_lines(tmp_path):
     assert "bad chunk line" in res.output
 
 
+def test_inputs_without_prose_write_nothing_and_say_why(tmp_path):
+    src = tmp_path / "chunks.jsonl"
+    src.write_bytes(b'{"text": "", "document": "A", "index": 0}\n')
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(cli, ["synth", str(src), "-o", str(out)])
+    assert res.exit_code == 1
+    assert "no passages of prose found" in res.output and "bad chunk line" in res.output
+    assert not out.exists()
+
+
 def test_cli_dry_run_and_help(tmp_path, llm_server, key):
     res = CliRunner().invoke(cli, ["synth", "--help"])
     assert res.exit_code == 0 and "Examples:" in res.output and "--dry-run" in res.output

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from miner.errors import NeedsKeyError, ProviderError
 
-from .base import Completion, Provider, Request, RequestRejected, Transient, Usage
+from .base import Completion, Provider, Request, RequestRejected, Transient, Usage, strip_userinfo
 from .openai_provider import is_local_url
 from .ratelimit import parse_retry_after
 
@@ -119,7 +119,8 @@ class GeminiProvider(Provider):
         except self._errors.APIError as e:
             raise Transient(self._describe(e), e.code, _retry_after(e)) from None
         except self._transport as e:
-            raise Transient(f"cannot reach {self.base_url or GOOGLE_HOST} ({self.scrub(str(e))[:200]})") from None
+            where = strip_userinfo(self.base_url or GOOGLE_HOST)
+            raise Transient(f"cannot reach {where} ({self.scrub(str(e))[:200]})") from None
         except ValueError as e:  # a garbled body
             raise Transient(f"the server sent a response miner cannot read ({self.scrub(str(e))[:120]})") from None
         text = resp.text or ""

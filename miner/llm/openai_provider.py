@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from miner.errors import NeedsKeyError, ProviderError
 
-from .base import Completion, Provider, Request, RequestRejected, Transient, Usage
+from .base import Completion, Provider, Request, RequestRejected, Transient, Usage, strip_userinfo
 from .ratelimit import parse_retry_after
 
 OPENAI_HOST = "api.openai.com"
@@ -42,6 +42,7 @@ class OpenAIProvider(Provider):
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         super().__init__(model or "gpt-4o-mini", base_url)
         host = (urlparse(base_url).hostname or "") if base_url else OPENAI_HOST
+        self.where = strip_userinfo(base_url) if base_url else OPENAI_HOST  # for messages
         self.official = host == OPENAI_HOST
         self.is_local = is_local_url(base_url)
         self.default_concurrency = 8 if self.official else 2
@@ -87,7 +88,7 @@ class OpenAIProvider(Provider):
         if i + 1 >= len(SCHEMA_MODES):
             return False
         self.schema_mode = SCHEMA_MODES[i + 1]
-        self.downgrades.append(f"the server at {self.base_url or OPENAI_HOST} refused structured output; "
+        self.downgrades.append(f"the server at {self.where} refused structured output; "
                                f"asked with response_format={self.schema_mode} instead (answers are still checked)")
         return True
 
@@ -119,12 +120,12 @@ class OpenAIProvider(Provider):
         except oa.APITimeoutError:
             raise Transient("the request timed out") from None
         except oa.APIConnectionError as e:
-            raise Transient(f"cannot reach {self.base_url or OPENAI_HOST} ({self.scrub(_cause(e))})") from None
+            raise Transient(f"cannot reach {self.where} ({self.scrub(_cause(e))})") from None
         except (oa.AuthenticationError, oa.PermissionDeniedError) as e:
             raise ProviderError(f"{self.label} refused the API key ({e.status_code}): {self._describe(e)}; "
                                 "check OPENAI_API_KEY") from None
         except oa.NotFoundError as e:
-            raise ProviderError(f"model {self.model!r} not found at {self.base_url or OPENAI_HOST} "
+            raise ProviderError(f"model {self.model!r} not found at {self.where} "
                                 f"({self._describe(e)}); check --model") from None
         except oa.APIStatusError as e:
             if e.status_code in (408, 425) or e.status_code >= 500:
