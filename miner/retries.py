@@ -50,6 +50,9 @@ CONTINUE_START = 0.2
 # A follow-up with no retry phrase still counts when the next answer plainly redoes the draft.
 FALLBACK_MAX_WORDS = 15
 FALLBACK_SHARED = 0.6
+# ... and keeps some of the draft's exact three-word runs: texts on one subject (or prose from a
+# small vocabulary) share most words without being rewrites of each other.
+FALLBACK_PHRASES = 0.1
 # Pasted new material ("rewrite this: <three paragraphs>") is a new request, not a retry.
 NEW_MATERIAL_WORDS = 25
 NEW_MATERIAL_SHARE = 0.6
@@ -59,11 +62,23 @@ NEW_CONTENT_WORDS = 6
 # Phrases are looked for in the first words only: instructions come first, and a pasted
 # manuscript must not make matching slow.
 MATCH_WINDOW = 400
+# A retry names the change as an instruction about the answer ("make it darker", "darker
+# please", "more dialogue", "too long"). A bare mood word or noun ("dark", "voice") counts only
+# in such a shape, in a clause made of nothing else ("Darker. And funnier."), or in a message of
+# at most FEW_WORDS words. In a follow-up longer than LONG_WORDS words (new prose, a new brief)
+# only an explicit instruction counts: a redo verb or "make it ..." at the head of a clause, a
+# "more X" / "less X", "X please", a bare instruction clause.
+FEW_WORDS = 6
+LONG_WORDS = 25
+# "# words" needs a plausible length: "1 word" in "question 1 word word" is not "2000 words".
+MIN_WORD_COUNT = 50
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
-    "fifty sixty hundred thousand couple few".split())
+    "fifty sixty seventy eighty ninety hundred thousand hundreds thousands couple few".split())
+# Number words that make a count of words plausible as a length ("five hundred words").
+_BIG_NUMBER_WORDS = frozenset("fifty sixty seventy eighty ninety hundred thousand hundreds thousands k".split())
 _NUMBER = re.compile(r"\d+(?:k|st|nd|rd|th)?")
 
 STOPWORDS = frozenset("""
@@ -90,16 +105,61 @@ paper partner power rather reader register remember sister soldier summer super 
 under water whatever whenever wherever whether winter wonder writer""".split())
 
 
-# ---- rules ----------------------------------------------------------------------------------
+# How a retry phrase shows that it is an instruction, decided from its first word when the
+# rules are compiled (see _shape_of). Users' phrases get the same treatment.
+#   anchor: tied to the start or end of the message (^more$, ^*er please): shaped already
+#   mod:    starts with a modifier that names a change ("another version", "less formal")
+#   more:   the single words more / less / fewer: need a following word that is not "than" etc.
+#   too:    "too long", "way too _": an instruction in a short message, not in long prose
+#   verb:   starts with an instruction verb ("rewrite", "cut the", "tone it down"): needs to be
+#           at the head of a clause ("could you please rewrite it", "ok, cut the ending")
+#   word:   anything else: a mood word, a noun, a noun phrase ("dark", "voice", "the ending",
+#           "first person", "# words"): needs a shape around it (see _strength)
+MODIFIER_LEADS = frozenset("""more less fewer another different alternative alternate other twice half double fresh
+once lots lot way even much bit slightly somewhat""".split())
+# Instruction verbs (base form) that open a retry phrase; a hit starting with one of these at
+# the head of a clause is an imperative.
+VERBS = frozenset("""
+add include remove delete change replace swap switch fix tweak adjust modify edit polish improve simplify loosen
+expand elaborate lengthen extend condense shorten trim tighten cut pare pad flesh redo rewrite rework revise redraft
+regenerate rephrase reword paraphrase retell combine merge make try write give do go take put throw weave work punch
+spice beef amp ramp crank dial tone kill lose ditch scrap nix drop leave get start have say use keep focus show tell
+describe end open begin lighten darken soften sharpen slow speed raise lower increase decrease reduce boost narrate
+re start mention emphasize emphasise cap limit double halve""".split())
+# Words that may stand between a modifier and the word it modifies ("a bit darker", "way more").
+_INTENSIFY_1 = frozenset("even much way slightly somewhat far really so very lot bit little kinda sorta abit still "
+                         "lots tad touch just".split())
+_INTENSIFY_2 = frozenset({("a", "bit"), ("a", "little"), ("a", "lot"), ("a", "tad"), ("a", "touch"),
+                          ("kind", "of"), ("sort", "of"), ("a", "wee")})
+# Words that may open an instruction clause besides the fillers of the rules file ("and then
+# make it darker", "could you also rewrite it").
+_SKIP = frozenset("and then also or so just please pls plz now maybe perhaps ok okay you u can could would will kindly "
+                  "actually instead simply quickly let's lets try to first hey".split())
+# Words an instruction-only clause may hold besides rule words ("Darker, please", "a bit
+# more formal overall", "again, but funnier").
+_CLAUSE_WORDS = frozenset("""it this that the a an and or but too please pls plz though tho instead enough not version
+one make again overall tone mood way so more less fewer bit even much with some lot little also just maybe still
+slightly somewhat really very kinda""".split())
+_SUBJECT = frozenset("it this that".split())
+_COPULA_AFTER_SUBJECT = frozenset("is sounds reads feels seems looks".split())
+_SUBJECT_COPULA = frozenset("it's its that's thats this's".split())
+_BE_VERBS = frozenset("be sound feel read seem look get".split())
+_MODALS = frozenset("should must to could can would might".split())
+_AFTER_WORD = frozenset("please pls plz though tho instead".split())
+# "more" that is not "more X": "no more", "any more", "more than", "more and more".
+_NOT_MORE_BEFORE = frozenset("no any the once anymore some many what".split())
+_NOT_MORE_AFTER = frozenset("than and or of to time times often likely easily".split())
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: patterns are dict keys while matching
 class Pattern:
     text: str  # the phrase as written in the rules file
     kind: str  # "retry" or "not_retry"
     category: str
-    items: tuple  # ("lit", word) | ("glob", regex) | ("gap",) | ("one",) | ("num",)
+    items: tuple  # ("lit", word) | ("glob", regex, prefix) | ("gap",) | ("one",) | ("num", needs_big)
     start: bool = False  # ^: must match at the first word
     end: bool = False  # $: must match through the last word
+    shape: str = "anchor"  # retry phrases only: how it shows it is an instruction (see above)
 
     @property
     def size(self) -> int:
@@ -115,6 +175,9 @@ class Rules:
     fillers_end: list[tuple[str, ...]]
     vocab: frozenset[str]  # literal rule words, the targets of typo forgiveness
     sources: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._index: _Index | None = None
 
     def categories(self, kind: str) -> list[str]:
         seen: dict[str, None] = {}
@@ -150,7 +213,7 @@ def _parse_rules(text: str, where: str) -> dict:
     try:
         # BaseLoader keeps every phrase a string: "no", "yes", "on" and "2000" are phrases here,
         # not booleans or numbers.
-        raw = yaml.load(text, Loader=yaml.BaseLoader)
+        raw = yaml.load(text, Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))  # libyaml when built in
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
@@ -231,13 +294,46 @@ def _compile_phrase(text: str, kind: str, category: str) -> Pattern:
             if not re.fullmatch(r"[^\W_*]*\*[^\W_*]*", body.replace("'", "")):
                 raise ValueError("a word may hold one * (like *ier or rewrit*)")
             left, right = body.split("*")
-            items.append(("glob", re.compile(re.escape(left) + r"[^\W_]{2,}" + re.escape(right))))
+            items.append(("glob", re.compile(re.escape(left) + r"[^\W_]{2,}" + re.escape(right)), left))
         else:
             for t in _tokens(raw):
                 items.append(("lit", t))
     if not any(it[0] in ("lit", "glob") for it in items):
         raise ValueError("needs at least one word")
-    return Pattern(text=text.strip(), kind=kind, category=category, items=tuple(items), start=start, end=end)
+    if kind == "retry":
+        # "# words" and "under #" need a plausible length; "# paragraphs" may be any number
+        items = [("num", k + 1 == len(items) or (items[k + 1][0] == "lit" and items[k + 1][1] in ("word", "words")))
+                 if it[0] == "num" else it for k, it in enumerate(items)]
+    else:
+        items = [("num", False) if it[0] == "num" else it for it in items]
+    items = tuple(items)
+    return Pattern(text=text.strip(), kind=kind, category=category, items=items, start=start, end=end,
+                   shape=_shape_of(items, start or end) if kind == "retry" else "")
+
+
+def _shape_of(items: tuple, anchored: bool) -> str:
+    if anchored:
+        return "anchor"
+    first = items[0]
+    if first[0] == "glob":
+        return "verb" if first[2] and _verb_stem(first[2]) else "word"
+    if first[0] != "lit":
+        return "word"
+    w = first[1]
+    if w in ("more", "less", "fewer") and len(items) == 1:
+        return "more"
+    if w == "too":
+        return "too"
+    if w in MODIFIER_LEADS:
+        return "mod"
+    if w in VERBS:
+        return "verb"
+    return "word"
+
+
+def _verb_stem(prefix: str) -> bool:
+    """"rewrit*", "expand*", "condense*": the glob's fixed part starts an instruction verb."""
+    return any(v.startswith(prefix) or prefix.startswith(v) for v in VERBS if len(v) >= 4) and len(prefix) >= 4
 
 
 # ---- text helpers ---------------------------------------------------------------------------
@@ -266,7 +362,15 @@ def _deletions(word: str) -> tuple[str, ...]:
 def _typo_target(tok: str, vocab: frozenset[str], index: dict[str, set[str]]) -> str | None:
     """The rule word `tok` is a one-slip misspelling of (missing, extra, swapped or, for longer
     words, wrong letter), or None if there is no single such word."""
-    if len(tok) < 3 or tok in vocab or tok in STOPWORDS or not tok.isalpha() or _known_word(tok):
+    fix = _typo_candidate(tok, vocab, index)
+    if fix is None or _known_word(tok):  # the vocabulary check last: it is the slow part
+        return None
+    return fix
+
+
+def _typo_candidate(tok: str, vocab: frozenset[str], index: dict[str, set[str]]) -> str | None:
+    """_typo_target without the check that `tok` is a real word of its own."""
+    if len(tok) < 3 or tok in vocab or tok in STOPWORDS or not tok.isalpha():
         return None
     found: set[str] = set()
     found |= index.get(tok, set())  # a letter missing: "longr" -> "longer"
@@ -302,29 +406,91 @@ def _deletion_index(vocab: frozenset[str]) -> dict[str, set[str]]:
     return idx
 
 
-_INDEX_CACHE: dict[int, tuple[frozenset[str], dict[str, set[str]]]] = {}
+class _Index:
+    """Everything derived from a Rules object that matching needs, built once per rule set:
+    patterns by their first word (so a position only tries the few patterns that can start
+    there), the typo index, and small bounded caches of per-word results."""
+
+    CACHE_LIMIT = 50_000  # distinct words remembered per cache; cleared (not grown) past this
+
+    def __init__(self, rules: Rules):
+        self.order = {p: k for k, p in enumerate(rules.patterns)}
+        self.by_word: dict[str, list[tuple[Pattern, list[str] | None]]] = {}
+        self.globs: list[tuple[re.Pattern, Pattern]] = []
+        self.by_number: list[Pattern] = []
+        self.anywhere: list[Pattern] = []  # patterns that open with * or _
+        for p in rules.patterns:
+            first = p.items[0]
+            if first[0] == "lit":
+                # most phrases are plain words: compare a slice instead of running the matcher
+                lits = [it[1] for it in p.items] if all(it[0] == "lit" for it in p.items) else None
+                self.by_word.setdefault(first[1], []).append((p, lits))
+            elif first[0] == "glob":
+                self.globs.append((first[1], p))
+            elif first[0] == "num":
+                self.by_number.append(p)
+            else:
+                self.anywhere.append(p)
+        self.deletions = _deletion_index(rules.vocab)
+        # single words of retry phrases ("dark", "voice", "again"): what an instruction-only
+        # clause is made of
+        self.rule_words = frozenset(p.items[0][1] for p in rules.patterns
+                                    if p.kind == "retry" and len(p.items) == 1 and p.items[0][0] == "lit")
+        self.filler_words = frozenset(w for f in rules.fillers_start + rules.fillers_end for w in f)
+        self.fillers_by_first: dict[str, list[tuple[str, ...]]] = {}
+        for f in rules.fillers_start:  # already longest first
+            self.fillers_by_first.setdefault(f[0], []).append(f)
+        self.filler_start_res = [(f, re.compile(r"^\W*" + r"\W+".join(re.escape(w) for w in f) + r"\b(?P<p>[^\w\s]*)\s*"))
+                                 for f in rules.fillers_start]
+        self.filler_end_res = [re.compile(r"[\s,]*\b" + r"\W+".join(re.escape(w) for w in f) + r"\W*$")
+                               for f in rules.fillers_end]
+        self._glob_cache: dict[str, tuple[Pattern, ...]] = {}
+        self._typo_cache: dict[str, str | None] = {}
+        self.vocab = rules.vocab
+
+    def starting_with(self, tok: str) -> tuple[Pattern, ...]:
+        """Glob patterns whose first word matches `tok`."""
+        hit = self._glob_cache.get(tok)
+        if hit is None:
+            if len(self._glob_cache) > self.CACHE_LIMIT:
+                self._glob_cache.clear()
+            hit = tuple(p for rx, p in self.globs if rx.fullmatch(tok) and tok not in NOT_COMPARATIVE)
+            self._glob_cache[tok] = hit
+        return hit
+
+    def typo(self, tok: str) -> str | None:
+        """The rule word `tok` may misspell (see _typo_candidate); remembered per word. Not
+        yet checked against real words: see _known_word."""
+        try:
+            return self._typo_cache[tok]
+        except KeyError:
+            if len(self._typo_cache) > self.CACHE_LIMIT:
+                self._typo_cache.clear()
+            fix = self._typo_cache[tok] = _typo_candidate(tok, self.vocab, self.deletions)
+            return fix
+
+
+def _index(rules: Rules) -> _Index:
+    idx = rules.__dict__.get("_index")
+    if idx is None:
+        idx = rules._index = _Index(rules)
+    return idx
 
 
 def _index_for(rules: Rules) -> dict[str, set[str]]:
-    hit = _INDEX_CACHE.get(id(rules))
-    if hit is None or hit[0] is not rules.vocab:
-        hit = (rules.vocab, _deletion_index(rules.vocab))
-        _INDEX_CACHE.clear()  # one rule set is in use at a time
-        _INDEX_CACHE[id(rules)] = hit
-    return hit[1]
+    return _index(rules).deletions
 
 
 def corrected_tokens(text: str, rules: Rules, keep: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], dict[str, str]]:
     """Tokens of `text` with small typos of rule words fixed. Words in `keep` (the words of the
     conversation itself, such as names) are never changed. Returns (tokens, {typo: fix})."""
-    index = _index_for(rules)
+    idx = _index(rules)
     out, fixes = [], {}
     for t in _tokens(text):
-        if t not in keep:
-            fix = _typo_target(t, rules.vocab, index)
-            if fix:
-                fixes[t] = fix
-                t = fix
+        fix = idx.typo(t)
+        if fix and t not in keep and not _known_word(t):
+            fixes[t] = fix
+            t = fix
         out.append(t)
     return out, fixes
 
@@ -360,11 +526,21 @@ def _match_at(items: tuple, toks: list[str], i: int, k: int, end: bool) -> int |
         while i + n < len(toks) and n < 3 and (_is_number(toks[i + n]) or (n and toks[i + n] == "k")):
             n += 1
         for m in range(n, 0, -1):
+            if it[1] and not _big_number(toks[i:i + m]):
+                continue
             r = _match_at(items, toks, i + m, k + 1, end)
             if r is not None:
                 return r
         return None
     return None  # pragma: no cover
+
+
+def _big_number(toks: list[str]) -> bool:
+    """A count of words that is plausible as a length: 50 or more, "2k", "five hundred"."""
+    if any(t in _BIG_NUMBER_WORDS or (t.endswith("k") and t[:-1].isdigit()) for t in toks):
+        return True
+    digits = "".join(t for t in toks if t.isdigit())  # "2,000" is two tokens
+    return bool(digits) and int(digits) >= MIN_WORD_COUNT
 
 
 def find(pattern: Pattern, toks: list[str]) -> tuple[int, int] | None:
@@ -380,19 +556,328 @@ def find(pattern: Pattern, toks: list[str]) -> tuple[int, int] | None:
     return None
 
 
+def _scan(toks: list[str], idx: _Index, only: frozenset[str] | None = None) -> dict[Pattern, list[tuple[int, int]]]:
+    """Every span where a pattern matches, by pattern; each position tries only the patterns
+    that can start with its word. `only` limits the search to some categories."""
+    found: dict[Pattern, list[tuple[int, int]]] = {}
+    n = len(toks)
+    by_word = idx.by_word
+    glob_cache = idx._glob_cache
+    numbers = idx.by_number
+    for i, t in enumerate(toks):
+        for p, lits in by_word.get(t, ()):
+            if (p.start and i) or (only is not None and p.category not in only):
+                continue
+            if lits is not None:
+                j = i + len(lits)
+                if toks[i:j] != lits or (p.end and j != n):
+                    continue
+            else:
+                j = _match_at(p.items, toks, i, 0, p.end)
+                if j is None or j <= i:
+                    continue
+            found.setdefault(p, []).append((i, j))
+        extra = glob_cache.get(t)
+        if extra is None:
+            extra = idx.starting_with(t)
+        if numbers and (t[0].isdigit() or t in _NUMBER_WORDS):
+            extra = (*extra, *numbers)
+        if idx.anywhere:
+            extra = (*extra, *idx.anywhere)
+        for p in extra:
+            if (p.start and i) or (only is not None and p.category not in only):
+                continue
+            j = _match_at(p.items, toks, i, 0, p.end)
+            if j is not None and j > i:
+                found.setdefault(p, []).append((i, j))
+    return found
+
+
 @dataclass
 class Hit:
     pattern: Pattern
     span: tuple[int, int]
+    strength: int = 2  # retry phrases: 2 explicit instruction, 1 instruction shape, 0 in passing
 
 
 def match_all(toks: list[str], rules: Rules) -> list[Hit]:
+    """Every phrase of the rules found in `toks` (the first place each one matches), in rule
+    order. Retry hits carry no shape judgement here; classify() weighs them in context."""
     toks = toks[:MATCH_WINDOW]
+    idx = _index(rules)
+    found = _scan(toks, idx)
+    return [Hit(p, found[p][0]) for p in sorted(found, key=idx.order.__getitem__)]
+
+
+# ---- is a retry phrase used as an instruction? ----------------------------------------------
+
+# Clause boundaries: sentence and clause punctuation, brackets, quotes, dashes between words.
+_CLAUSE_SPLIT = re.compile(r"[.!?;:,()\[\]\n\"—–…]+|(?:^|\s)-+(?=\s|$)")
+_MISSING = object()
+
+
+@dataclass
+class _Followup:
+    """A follow-up cut into words (typos of rule words fixed, first MATCH_WINDOW words) with
+    the clause each word belongs to and where each clause's instruction would start."""
+
+    toks: list[str]
+    total: int  # words in the whole follow-up
+    fixes: dict[str, str]  # typo -> rule word, applied to toks
+    clause: list[int]  # index of the first word of each word's clause
+    head: dict[int, int]  # clause start -> first word after fillers ("could you please", "ok,")
+    raw: list[str]  # the words as written (toks before typo fixes)
+
+    def imperative(self, i: int) -> bool:
+        """Word i opens its clause, fillers aside: "ok, could you rewrite it" -> "rewrite"."""
+        cs = self.clause[i]
+        return cs <= i <= self.head[cs]
+
+
+def _analyse(text: str, rules: Rules, rejected: frozenset[str] = frozenset()) -> _Followup:
+    """Words, clauses and clause heads of a follow-up. Likely typos of rule words are fixed
+    unless in `rejected`; classify() checks the fixes that end up inside a phrase that matters
+    (_checked_typos) and analyses again without the wrong ones."""
+    idx = _index(rules)
+    low = _norm(text)
+    toks: list[str] = []
+    clause: list[int] = []
+    starts: list[int] = []
+    cut = False
+    for piece in _CLAUSE_SPLIT.split(low):
+        words = _WORD.findall(piece)
+        if not words:
+            continue
+        room = MATCH_WINDOW - len(toks)
+        if len(words) > room:
+            words = words[:room]
+            cut = True
+        starts.append(len(toks))
+        clause.extend([len(toks)] * len(words))
+        toks.extend(words)
+        if cut or len(toks) >= MATCH_WINDOW:
+            cut = True
+            break
+    total = len(_WORD.findall(low)) if cut else len(toks)
+    fixes: dict[str, str] = {}
+    raw = toks
+    cache = idx._typo_cache
+    for k, t in enumerate(raw):
+        fix = cache.get(t, _MISSING)
+        if fix is _MISSING:
+            fix = idx.typo(t)
+        if fix and t not in rejected:
+            if toks is raw:
+                toks = list(raw)
+            fixes[t] = fix  # type: ignore[assignment]
+            toks[k] = fix  # type: ignore[call-overload]
+    head = {c: _clause_head(toks, c, nxt, idx) for c, nxt in zip(starts, starts[1:] + [len(toks)])}
+    return _Followup(toks, total, fixes, clause, head, raw)
+
+
+def _clause_head(toks: list[str], i: int, end: int, idx: _Index) -> int:
+    """First word of toks[i:end] that is not a filler or politeness ("hmm ok but can you ...")."""
+    while i < end:
+        for f in idx.fillers_by_first.get(toks[i], ()):
+            if i + len(f) <= end and tuple(toks[i:i + len(f)]) == f:
+                i += len(f)
+                break
+        else:
+            if toks[i] in _SKIP:
+                i += 1
+                continue
+            break
+    return min(i, end - 1)
+
+
+def _skip_intensifiers(toks: list[str], s: int, cs: int) -> int:
+    """Index of the first of the intensifiers right before s ("a bit" in "a bit darker")."""
+    p = s
+    while p > cs:
+        if toks[p - 1] in _INTENSIFY_1:
+            p -= 1
+        elif p - 2 >= cs and (toks[p - 2], toks[p - 1]) in _INTENSIFY_2:
+            p -= 2
+        else:
+            break
+    return p
+
+
+def _strict_comparative(w: str, idx: _Index) -> bool:
+    """"darker", "funnier", "bigger": a comparative of a rule word (or one listed itself).
+    "river", "water" and "thunder" are not."""
+    if not w.endswith("er") or len(w) < 5:
+        return False
+    if w in idx.rule_words:
+        return True
+    stems = (w[:-2], w[:-1], w[:-3] + "y" if w.endswith("ier") else "", w[:-3] if len(w) > 5 and w[-3] == w[-4] else "")
+    return any(x and x in idx.rule_words for x in stems)
+
+
+def _clause_is_instruction(f: _Followup, s: int, e: int, idx: _Index) -> bool:
+    """The clause holding the hit is made of rule words, numbers and small words only:
+    "Darker.", "Dark and moody, please", "first person", "again, but funnier"."""
+    cs = f.clause[s]
+    n = len(f.toks)
+    ce = cs
+    while ce < n and f.clause[ce] == cs:
+        ce += 1
+    if ce - cs > 10:
+        return False
+    for k in range(cs, ce):
+        t = f.toks[k]
+        if s <= k < e or t in _CLAUSE_WORDS or t in idx.rule_words or t in idx.filler_words or t in _SKIP:
+            continue
+        if _is_number(t) or _strict_comparative(t, idx) or t in _INTENSIFY_1:
+            continue
+        return False
+    return True
+
+
+def _strength(h: Hit, f: _Followup, idx: _Index) -> int:
+    """How clearly the retry phrase at h.span is an instruction about the answer:
+    2 an explicit instruction, 1 an instruction shape (enough in a short or medium follow-up),
+    0 a word in passing ("the cold, dark house", "hears a voice")."""
+    p_ = h.pattern
+    toks = f.toks
+    s, e = h.span
+    n = len(toks)
+    first = toks[s]
+    strength = _raw_strength(p_, f, s, e, idx)
+    if n <= FEW_WORDS:
+        strength = max(strength, 1)  # "a happier ending", "the voice is off"
+    if p_.category == WEAK:
+        strength = min(strength, 1)  # unhappiness alone is no instruction in a long message
+    if p_.shape == "anchor" and p_.category == "comparative" and not _strict_comparative(first, idx):
+        strength = min(strength, 1)  # "^*er and" also takes "Thunder and ..."
+    return strength
+
+
+def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int:
+    toks = f.toks
+    n = len(toks)
+    cs = f.clause[s]
+    first = toks[s]
+    shape = p_.shape
+    if shape == "anchor":
+        return 2
+    if _clause_is_instruction(f, s, e, idx):
+        return 2
+    if shape == "mod":
+        return 2
+    if shape == "more":
+        before = toks[s - 1] if s > cs else ""
+        after = toks[e] if e < n else ""
+        if before in _NOT_MORE_BEFORE or after in _NOT_MORE_AFTER:
+            return 0
+        if f.imperative(s) or after in idx.rule_words or _strict_comparative(after, idx):
+            return 2  # "More tension.", "more sensory detail", "less formal"
+        return 1 if after else 0
+    if shape == "too":
+        return 1
+    if shape == "verb":
+        return 2 if f.imperative(s) or (s > cs and toks[s - 1] in ("you", "u")) else 1
+    # a word or noun phrase: look at what stands around it
+    p = _skip_intensifiers(toks, s, cs)
+    before = toks[p - 1] if p > cs else ""
+    if f.imperative(s) and first in VERBS:
+        return 2
+    if before in ("more", "less", "fewer"):
+        return 2  # "more dialogue", "a bit more formal"
+    if _made(toks, s, cs, f):
+        return 2  # "make the ending sadder", "write it in first person"
+    if _should_be(toks, p, cs, f):
+        return 2  # "it should be darker", "needs to feel colder"
+    if e < n and toks[e] in _AFTER_WORD:
+        return 2  # "darker please", "first person instead"
+    comparative = _strict_comparative(first, idx)
+    if comparative and (f.imperative(s) or f.imperative(p)):
+        return 2  # "Darker, and have her ...", "much darker"
+    if comparative and p < s:
+        return 1  # "even darker" inside a sentence
+    if before == "too" or (e < n and toks[e] == "enough"):
+        return 1  # "too dark", "not dark enough"
+    if before in _SUBJECT_COPULA or (before in _COPULA_AFTER_SUBJECT and (p - 1 == cs or f.imperative(p - 1) or
+                                                                           (p - 2 >= cs and toks[p - 2] in _SUBJECT))):
+        return 1  # "it sounds stiff", "feels generic", "it's boring"
+    if before in ("in", "into") or (before == "the" and p - 2 >= cs and toks[p - 2] in ("in", "into")):
+        return 1  # "in first person", "in the present tense"
+    if f.imperative(s) and (e - s > 1 or p_.category == WEAK):
+        return 1  # "the ending feels rushed", "not quite", "boring."
+    return 0
+
+
+def _made(toks: list[str], s: int, cs: int, f: _Followup) -> bool:
+    """A "make ... X" or "VERB it (in) X" instruction leads to the word at s."""
+    for m in range(s - 1, max(cs, s - 5) - 1, -1):
+        if toks[m] in ("make", "makes") and (f.imperative(m) or (m > cs and toks[m - 1] in ("you", "u", "and", "then"))):
+            return True
+    k = s
+    while k > cs and s - k < 2 and toks[k - 1] in ("in", "into", "from", "with", "for", "as", "to", "the", "a", "an", "more", "less"):
+        k -= 1
+    if k - 2 >= cs and toks[k - 1] in ("it", "this", "that", "them", "one") and toks[k - 2] in VERBS:
+        return f.imperative(k - 2) or (k - 2 > cs and toks[k - 3] in ("you", "u", "and", "then"))
+    return False
+
+
+def _should_be(toks: list[str], p: int, cs: int, f: _Followup) -> bool:
+    """"(it) should be X", "needs to sound X", "I want it to feel X", "could it be X"."""
+    if p - 2 < cs or toks[p - 1] not in _BE_VERBS:
+        return False
+    m = toks[p - 2]
+    if m in _SUBJECT and p - 3 >= cs and toks[p - 3] in ("could", "can", "would"):
+        return True  # "could it be darker"
+    if m not in _MODALS:
+        return False
+    if f.imperative(p - 2):
+        return True  # "should be darker"
+    before = toks[p - 3] if p - 3 >= cs else ""
+    if before in _SUBJECT:
+        return True  # "it should be", "want it to be"
+    if before in ("needs", "need", "has", "have", "ought"):
+        return f.imperative(p - 3) or (p - 4 >= cs and toks[p - 4] in _SUBJECT)
+    return False
+
+
+def _checked_typos(f: _Followup, hits: list[Hit], need: int, text: str, rules: Rules,
+                   context: Callable[[], set[str]]) -> tuple[_Followup, list[Hit]]:
+    """Keep only the typo fixes that can be trusted: not a word of the conversation itself (a
+    name stays a name) and not a real word ("quiet" is not "quite"). Only fixes inside phrases
+    that can change the decision are checked: the real-word check needs the tokenizer's
+    vocabulary, which is slow to load, and a fix anywhere else changes nothing."""
+    def inside(f: _Followup, hits: list[Hit]) -> set[str]:
+        return {f.toks[k] for h in hits if h.pattern.kind != "retry" or h.strength >= need for k in range(*h.span)}
+
+    used = inside(f, hits)
+    check = [typo for typo, fix in f.fixes.items() if fix in used]
+    wrong = frozenset(typo for typo in check if typo in context() or _known_word(typo)) if check else frozenset()
+    if wrong:
+        f = _analyse(text, rules, wrong)
+        hits = _retry_hits(f, rules)
+        used = inside(f, hits)
+    f.fixes = {typo: fix for typo, fix in f.fixes.items() if fix in used}
+    return f, hits
+
+
+def _retry_hits(f: _Followup, rules: Rules) -> list[Hit]:
+    """Every phrase found, retry phrases with their strength (the best place each matches)."""
+    idx = _index(rules)
+    found = _scan(f.toks, idx)
     hits = []
-    for p in rules.patterns:
-        span = find(p, toks)
-        if span is not None:
-            hits.append(Hit(p, span))
+    for p in sorted(found, key=idx.order.__getitem__):  # rule order: reasons stay the same run to run
+        spans = found[p]
+        if p.kind != "retry":
+            hits.append(Hit(p, spans[0]))
+            continue
+        best = None
+        for span in spans:
+            h = Hit(p, span)
+            h.strength = _strength(h, f, idx)
+            if best is None or h.strength > best.strength:
+                best = h
+            if best.strength == 2:
+                break
+        hits.append(best)
     return hits
 
 
@@ -436,11 +921,23 @@ _LEAD_IN = re.compile(r"\s*(?:sure|of course|certainly|absolutely|okay|ok|got it
                       re.I)
 
 
+@lru_cache(maxsize=16)
+def _body_tokens(text: str) -> list[str]:
+    # collapse compares each answer twice (as the next answer, then as the draft); callers
+    # must not modify the list
+    return _tokens(_body(text))
+
+
+@lru_cache(maxsize=16)
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(_tokens(text))
+
+
 def likeness(draft: str, nxt: str | None) -> Likeness:
     if nxt is None:
         return Likeness("unknown")
-    a_tokens = _tokens(_body(draft))
-    b_tokens = _tokens(_body(nxt))
+    a_tokens = _body_tokens(draft)
+    b_tokens = _body_tokens(nxt)
     a = set(_content(a_tokens))
     b = set(_content(b_tokens))
     ratio = len(b_tokens) / max(1, len(a_tokens))
@@ -516,66 +1013,101 @@ def _why(hits: list[Hit]) -> str:
 
 def classify(request: str, answer: str, followup: str, next_answer: str | None, rules: Rules) -> Decision:
     """Is `followup` (a user turn after `answer`) a request to redo `answer` differently?"""
-    context = set(_tokens(request)) | set(_tokens(answer))
-    toks, fixes = corrected_tokens(followup, rules, keep=context)
-    if not toks:
+    memo: dict[str, object] = {}
+
+    def context() -> set[str]:  # the conversation's own words
+        if "context" not in memo:
+            memo["context"] = _token_set(request) | _token_set(answer)
+        return memo["context"]  # type: ignore[return-value]
+
+    def like() -> Likeness:  # comparing answers costs most: only when a rule needs it
+        if "like" not in memo:
+            memo["like"] = likeness(answer, next_answer)
+        return memo["like"]  # type: ignore[return-value]
+
+    def new_words() -> tuple[int, int]:  # (content words, content words not in the conversation)
+        if "new" not in memo:
+            fc = _content(_tokens(followup))
+            ctx = context()
+            memo["new"] = (len(fc), sum(1 for t in fc if t not in ctx))
+        return memo["new"]  # type: ignore[return-value]
+
+    f = _analyse(followup, rules)
+    if not f.toks:
         return Decision(False, "the follow-up has no words", "empty follow-up")
-    hits = match_all(toks, rules)
-    retry = [h for h in hits if h.pattern.kind == "retry"]
+    need = 2 if f.total > LONG_WORDS else 1
+    hits = _retry_hits(f, rules)
+    if f.fixes:
+        f, hits = _checked_typos(f, hits, need, followup, rules, context)
+    found = [h for h in hits if h.pattern.kind == "retry"]
+    retry = [h for h in found if h.strength >= need]
+    passing = [h for h in found if h.strength < need]
     strong = [h for h in retry if h.pattern.category != WEAK]
     neg = [h for h in hits if h.pattern.kind == "not_retry"]
     switch = [h for h in neg if h.pattern.category == TASK_SWITCH]
     blocking = [h for h in neg if h.pattern.category not in (TASK_SWITCH, THANKS)]
     if retry and not strong:
         blocking = [h for h in neg if h.pattern.category != TASK_SWITCH]  # "no worries, thanks"
-    like = likeness(answer, next_answer)
-    typo = f" (read {', '.join(f'{a!r} as {b!r}' for a, b in fixes.items())})" if fixes else ""
+    typo = f" (read {', '.join(f'{a!r} as {b!r}' for a, b in f.fixes.items())})" if f.fixes else ""
 
     if switch:
         return Decision(False, f"asks for {_why(switch)} made from the answer, which stays a separate example{typo}",
                         _phrases(switch) + " wins")
 
-    fc = _content(toks)
-    new = [t for t in fc if t not in context]
-    if len(toks) >= NEW_MATERIAL_WORDS and len(new) >= NEW_MATERIAL_SHARE * max(1, len(fc)) and like.relation != "rewrite":
-        return Decision(False, f"brings {len(new)} new words of its own material: a new request, not a redo",
-                        f"new material ({len(toks)} words, {round(100 * len(new) / max(1, len(fc)))}% new) + {like.describe()}")
+    if retry and f.total >= NEW_MATERIAL_WORDS:
+        fc, new = new_words()
+        if new >= NEW_MATERIAL_SHARE * max(1, fc) and like().relation != "rewrite":
+            return Decision(False, f"brings {new} new words of its own material: a new request, not a redo",
+                            f"new material ({f.total} words, {round(100 * new / max(1, fc))}% new) + {like().describe()}")
 
     if retry:
+        lk = like()
         if blocking:
-            if like.relation == "rewrite":
+            if lk.relation == "rewrite":
                 return Decision(True, f"mixed wording ({_why(retry)} / {_why(blocking)}), but the next answer rewrites the draft{typo}",
-                                f"{_phrases(retry)} over {_phrases(blocking)} + {like.describe()}")
+                                f"{_phrases(retry)} over {_phrases(blocking)} + {lk.describe()}")
             return Decision(False, f"{_why(blocking)}; it also asks for {_why(retry)}, but the next answer does not rewrite the draft{typo}",
-                            f"{_phrases(blocking)} over {_phrases(retry)} + {like.describe()}")
+                            f"{_phrases(blocking)} over {_phrases(retry)} + {lk.describe()}")
         redo = any(h.pattern.category == REDO for h in retry)
-        if like.relation == "continuation" and (not redo or len(new) >= NEW_CONTENT_WORDS):
+        if lk.relation == "continuation" and (not redo or new_words()[1] >= NEW_CONTENT_WORDS):
             why = "adds new text instead of replacing the draft" if not redo else \
-                f"works on the {len(new)} new words the follow-up brings, not on the draft"
+                f"works on the {new_words()[1]} new words the follow-up brings, not on the draft"
             return Decision(False, f"asks for {_why(retry)}, but the next answer {why}{typo}",
-                            f"{_phrases(retry)} + {like.describe()}")
-        if not strong and like.relation == "partial":
+                            f"{_phrases(retry)} + {lk.describe()}")
+        if not strong and lk.relation == "partial":
             return Decision(False, f"is unhappy with the answer but gives no instruction, and the next answer does not redo the draft{typo}",
-                            f"{_phrases(retry)} only + {like.describe()}")
-        tail = "" if like.relation == "unknown" else f" + {like.describe()}"
+                            f"{_phrases(retry)} only + {lk.describe()}")
+        tail = "" if lk.relation == "unknown" else f" + {lk.describe()}"
         if not strong:
-            then = "the next answer is a new attempt" if like.relation != "unknown" else "taken as a request for another attempt"
+            then = "the next answer is a new attempt" if lk.relation != "unknown" else "taken as a request for another attempt"
             return Decision(True, f"is unhappy with the answer; {then}{typo}", f"{_phrases(retry)}{tail}")
         return Decision(True, f"asks for {_why(strong)}{typo}", f"{_phrases(strong)}{tail}")
 
-    plain_rewrite = (len(toks) <= FALLBACK_MAX_WORDS and like.relation == "rewrite" and like.shared >= FALLBACK_SHARED
-                     and 0.5 <= like.ratio <= 3)
-    if neg and plain_rewrite and all(h.pattern.category in ("question", THANKS) for h in neg):
+    def plain_rewrite() -> bool:
+        if f.total > FALLBACK_MAX_WORDS:
+            return False
+        lk = like()
+        return (lk.relation == "rewrite" and lk.shared >= FALLBACK_SHARED and lk.phrases >= FALLBACK_PHRASES
+                and 0.5 <= lk.ratio <= 3)
+
+    if neg and all(h.pattern.category in ("question", THANKS) for h in neg) and plain_rewrite():
         # "what if she had a brother?" answered with the whole story again: a redo in disguise
         return Decision(True, f"{_why(neg)}, but the next answer is a new version of the draft{typo}",
-                        f"{_phrases(neg)} + {like.describe()}")
+                        f"{_phrases(neg)} + {like().describe()}")
     if neg:
         return Decision(False, f"{_why(neg)}{typo}", f"{_phrases(neg)}")
-    if plain_rewrite:
+    if plain_rewrite():
         return Decision(True, "no retry wording, but the next answer is a new version of the draft",
-                        f"no phrase + {like.describe()}")
+                        f"no phrase + {like().describe()}")
+    if passing:
+        words = ", ".join(repr(" ".join(f.raw[h.span[0]:h.span[1]])) for h in _best(passing))
+        where = "a long message with no redo instruction" if need == 2 else "not as an instruction about the answer"
+        return Decision(False, f"mentions {words} only in passing ({where}): a new request, not a redo{typo}",
+                        f"{_phrases(passing)} in passing, not an instruction")
+    if f.total > FALLBACK_MAX_WORDS:
+        return Decision(False, "no retry wording", "no phrase")
     return Decision(False, "no retry wording, and the next answer does not redo the draft",
-                    f"no phrase + {like.describe()}")
+                    f"no phrase + {like().describe()}")
 
 
 # ---- folding the follow-ups into the request ------------------------------------------------
@@ -631,7 +1163,7 @@ def _starts_with_filler(s: str, rules: Rules) -> bool:
 
 
 def _fix_typos(s: str, rules: Rules, keep: set[str]) -> str:
-    index = _index_for(rules)
+    idx = _index(rules)
 
     def sub(m: re.Match) -> str:
         w = m.group(0)
@@ -640,8 +1172,8 @@ def _fix_typos(s: str, rules: Rules, keep: set[str]) -> str:
         low = _norm(w)
         if low in keep:
             return w
-        fix = _typo_target(low, rules.vocab, index)
-        return fix if fix else w
+        fix = idx.typo(low)
+        return fix if fix and not _known_word(low) else w
 
     return _WORD.sub(sub, s)
 
