@@ -430,21 +430,23 @@ class _Run:
     # ---- the whole run ------------------------------------------------------------------------------
     async def run(self, source, output: str, force: bool) -> None:
         window = self.opts.window or max(8, 4 * self.exec.settings.concurrency)
-        pending: deque[asyncio.Task] = deque()
+        pending: deque[tuple[asyncio.Future, int]] = deque()  # (unit's lines, passages in it)
         n_units = 0
         try:
             with AtomicFile(output, force=force) as fh:
                 async def write_oldest() -> None:
-                    for obj in await pending.popleft():
+                    task, n = pending[0]
+                    for obj in await task:
                         fh.write(orjson.dumps(obj) + b"\n")
                         self.summary.add("examples written")
-                    self.progress(1, **self._progress_fields())
+                    pending.popleft()
+                    self.progress(n, **self._progress_fields())
 
                 async for unit in self.units(source):
                     n_units += 1
                     self.summary.add("passages", len(unit.chunks))
-                    pending.append(asyncio.ensure_future(self.lines(unit)))
-                    while len(pending) >= window or (pending and pending[0].done()):
+                    pending.append((asyncio.ensure_future(self.lines(unit)), len(unit.chunks)))
+                    while len(pending) >= window or (pending and pending[0][0].done()):
                         await write_oldest()
                 while pending:
                     await write_oldest()
@@ -452,9 +454,9 @@ class _Run:
                     raise NoPassages("no passages of prose found in the inputs, so nothing was written "
                                      "(the summary lists what was skipped and why)", self.summary)
         except BaseException:
-            for t in pending:
+            for t, _ in pending:
                 t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
             raise
         finally:
             await self._close()

@@ -4,7 +4,7 @@ Gemini generateContent wire formats for the real `openai` and `google-genai` SDK
 It runs a stdlib ThreadingHTTPServer on 127.0.0.1 (a free port) in a thread, records every
 request (path, headers, JSON body) and answers from a per-test script:
 
-    srv = LLMServer()                              # or the `llm_server` fixture
+    with LLMServer() as srv:                       # tests use an `llm_server` fixture around this
     srv.queue(Reply.error(429, retry_after=0))     # scripted replies are used first, in order
     srv.queue(Reply.openai('{"brief": "x"}'))
     srv.responder = my_function                    # then this: (Recorded) -> Reply
@@ -218,7 +218,11 @@ class LLMServer:
                     return
                 rec.status = reply.status
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that hung up (cancelled or killed) is expected here, not a test failure
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -278,17 +282,9 @@ class LLMServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def __enter__(self) -> "LLMServer":
+        return self
 
-# ---- pytest fixture (import it into a test module: `from llm_server import llm_server`) ----------
-try:
-    import pytest
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-    @pytest.fixture
-    def llm_server():
-        srv = LLMServer()
-        try:
-            yield srv
-        finally:
-            srv.close()
-except ImportError:  # pragma: no cover - the server is also usable outside pytest
-    pass

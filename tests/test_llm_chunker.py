@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_server import Recorded, Reply, llm_server  # noqa: F401 - fixture
+from llm_server import LLMServer, Recorded, Reply
 from miner import synth as synth_mod
 from miner.chunking import body_text, chunk_document, chunk_spans
 from miner.llm_chunker import request_for, to_block_indexes, windows
@@ -15,6 +16,12 @@ from miner.models import Block, Document
 from miner.synth import SynthOptions
 
 KEY = "sk-test-SECRET-abc123"
+
+
+@pytest.fixture
+def llm_server():
+    with LLMServer() as srv:
+        yield srv
 
 
 def essay(n: int = 12, words: int = 30) -> Document:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from llm_server import Reply, llm_server  # noqa: F401 - fixture
+from llm_server import LLMServer, Reply
 from miner.errors import NeedsKeyError, ProviderError
 from miner.llm import get_provider
 from miner.llm.base import Request, RequestRejected, Transient
@@ -18,6 +18,12 @@ from miner.llm.pricing import Price
 from miner.llm.ratelimit import Backoff, RateLimiter
 
 KEY = "sk-test-SECRET-abc123"
+
+
+@pytest.fixture
+def llm_server():
+    with LLMServer() as srv:
+        yield srv
 SCHEMA = {"type": "object", "properties": {"brief": {"type": "string"}}, "required": ["brief"]}
 
 

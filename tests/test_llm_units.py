@@ -14,7 +14,7 @@ from miner.errors import ConfigError
 from miner.llm.base import Request, scrub, strip_userinfo
 from miner.llm.pricing import load_prices, parse_prices
 from miner.llm.ratelimit import Backoff, RateLimiter, parse_retry_after
-from miner.models import Block, Chunk, Document
+from miner.models import Chunk
 from miner.synth import Grouper
 
 SCENE = ("Anna climbed the stairs again, counting each step. “Tom,” she said, “are you there?” "

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from llm_server import LLMServer, Recorded, Reply, llm_server  # noqa: F401 - fixture
+from llm_server import LLMServer, Recorded, Reply
 from miner import synth as synth_mod
 from miner.cli import cli
 from miner.errors import ConfigError, NeedsKeyError, OutputError, ProviderError
@@ -21,6 +21,12 @@ from miner.models import Block, Document
 from miner.synth import SynthOptions, SynthStopped
 
 KEY = "sk-test-SECRET-abc123"
+
+
+@pytest.fixture
+def llm_server():
+    with LLMServer() as srv:
+        yield srv
 PLACES = ["harbour", "lighthouse", "station", "market", "chapel", "orchard", "quarry", "ferry", "mill"]
 
 
@@ -316,7 +322,8 @@ def test_bad_key_stops_at_once_with_the_key_scrubbed(tmp_path, llm_server, key, 
 
 # ---- the API key never lands anywhere -------------------------------------------------------------------
 
-def test_api_key_never_in_output_cache_or_logs(tmp_path, llm_server, key, monkeypatch):
+def test_api_key_never_in_output_cache_or_logs(tmp_path, llm_server, key, monkeypatch, caplog):
+    caplog.set_level("DEBUG")  # every library's debug logging (openai, httpx2, genai) captured
     cache = tmp_path / "cache.sqlite3"
     llm_server.queue(Reply.error(500, f"upstream said: bad key {KEY}"))
     src = tmp_path / "chunks.jsonl"
@@ -328,7 +335,8 @@ def test_api_key_never_in_output_cache_or_logs(tmp_path, llm_server, key, monkey
     res = CliRunner().invoke(cli, ["synth", str(src), "-o", str(out), "--provider", "openai", "--base-url",
                                    llm_server.openai_url, "--cache", str(cache), "--retries", "2"])
     assert res.exit_code == 0, res.output
-    assert KEY not in res.output
+    assert KEY not in res.output  # stdout and stderr
+    assert caplog.records and "SECRET" not in caplog.text
     assert KEY.encode() not in out.read_bytes()
     for f in tmp_path.iterdir():
         if f.name.startswith("cache.sqlite3"):

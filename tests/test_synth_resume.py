@@ -14,10 +14,16 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from llm_server import Recorded, Reply, llm_server  # noqa: F401 - fixture
+from llm_server import LLMServer, Recorded, Reply
 from miner.cli import cli
 
 KEY = "sk-test-SECRET-abc123"
+
+
+@pytest.fixture
+def llm_server():
+    with LLMServer() as srv:
+        yield srv
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
