@@ -68,7 +68,7 @@ MATCH_WINDOW = 400
 # at most FEW_WORDS words. In a follow-up longer than LONG_WORDS words (new prose, a new brief)
 # only an explicit instruction counts: a redo verb or "make it ..." at the head of a clause, a
 # "more X" / "less X", "X please", a bare instruction clause.
-FEW_WORDS = 6
+FEW_WORDS = 5
 LONG_WORDS = 25
 # "# words" needs a plausible length: "1 word" in "question 1 word word" is not "2000 words".
 MIN_WORD_COUNT = 50
@@ -146,6 +146,7 @@ _SUBJECT_COPULA = frozenset("it's its that's thats this's".split())
 _BE_VERBS = frozenset("be sound feel read seem look get".split())
 _MODALS = frozenset("should must to could can would might".split())
 _AFTER_WORD = frozenset("please pls plz though tho instead".split())
+_WANT = frozenset("want wanted like prefer preferred need needed".split())
 # "more" that is not "more X": "no more", "any more", "more than", "more and more".
 _NOT_MORE_BEFORE = frozenset("no any the once anymore some many what".split())
 _NOT_MORE_AFTER = frozenset("than and or of to time times often likely easily".split())
@@ -308,13 +309,15 @@ def _compile_phrase(text: str, kind: str, category: str) -> Pattern:
         items = [("num", False) if it[0] == "num" else it for it in items]
     items = tuple(items)
     return Pattern(text=text.strip(), kind=kind, category=category, items=items, start=start, end=end,
-                   shape=_shape_of(items, start or end) if kind == "retry" else "")
+                   shape=_shape_of(items, start or end, category) if kind == "retry" else "")
 
 
-def _shape_of(items: tuple, anchored: bool) -> str:
+def _shape_of(items: tuple, anchored: bool, category: str) -> str:
     if anchored:
         return "anchor"
     first = items[0]
+    if len(items) == 1 and category in ("tone", "voice", "style"):
+        return "word"  # "tone", "voice", "style" alone are nouns here, not verbs
     if first[0] == "glob":
         return "verb" if first[2] and _verb_stem(first[2]) else "word"
     if first[0] != "lit":
@@ -436,7 +439,8 @@ class _Index:
         # clause is made of
         self.rule_words = frozenset(p.items[0][1] for p in rules.patterns
                                     if p.kind == "retry" and len(p.items) == 1 and p.items[0][0] == "lit")
-        self.filler_words = frozenset(w for f in rules.fillers_start + rules.fillers_end for w in f)
+        # one-word fillers ("hmm", "please"); words of longer fillers ("it's good but") are not small words
+        self.filler_words = frozenset(f[0] for f in rules.fillers_start + rules.fillers_end if len(f) == 1)
         self.fillers_by_first: dict[str, list[tuple[str, ...]]] = {}
         for f in rules.fillers_start:  # already longest first
             self.fillers_by_first.setdefault(f[0], []).append(f)
@@ -791,17 +795,17 @@ def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int
     if e < n and toks[e] in _AFTER_WORD:
         return 2  # "darker please", "first person instead"
     comparative = _strict_comparative(first, idx)
-    if comparative and (f.imperative(s) or f.imperative(p)):
-        return 2  # "Darker, and have her ...", "much darker"
-    if comparative and p < s:
-        return 1  # "even darker" inside a sentence
+    if comparative and (p < s or f.imperative(s)):
+        return 1  # "even darker", "Colder, and give her a reason" (prose has "younger, funnier and ...")
     if before == "too" or (e < n and toks[e] == "enough"):
         return 1  # "too dark", "not dark enough"
+    if first in _COPULA_AFTER_SUBJECT and before in _SUBJECT:
+        return 1  # "it sounds like a textbook", "it reads too ..."
     if before in _SUBJECT_COPULA or (before in _COPULA_AFTER_SUBJECT and (p - 1 == cs or f.imperative(p - 1) or
                                                                            (p - 2 >= cs and toks[p - 2] in _SUBJECT))):
         return 1  # "it sounds stiff", "feels generic", "it's boring"
-    if before in ("in", "into") or (before == "the" and p - 2 >= cs and toks[p - 2] in ("in", "into")):
-        return 1  # "in first person", "in the present tense"
+    if p_.category == "voice" and (before in ("in", "into") or (before == "the" and p - 2 >= cs and toks[p - 2] in ("in", "into"))):
+        return 1  # "in first person", "in the present tense" (not "into the cold")
     if f.imperative(s) and (e - s > 1 or p_.category == WEAK):
         return 1  # "the ending feels rushed", "not quite", "boring."
     return 0
@@ -815,8 +819,11 @@ def _made(toks: list[str], s: int, cs: int, f: _Followup) -> bool:
     k = s
     while k > cs and s - k < 2 and toks[k - 1] in ("in", "into", "from", "with", "for", "as", "to", "the", "a", "an", "more", "less"):
         k -= 1
-    if k - 2 >= cs and toks[k - 1] in ("it", "this", "that", "them", "one") and toks[k - 2] in VERBS:
-        return f.imperative(k - 2) or (k - 2 > cs and toks[k - 3] in ("you", "u", "and", "then"))
+    if k - 2 >= cs and toks[k - 1] in ("it", "this", "that", "them", "one"):
+        if toks[k - 2] in VERBS:
+            return f.imperative(k - 2) or (k - 2 > cs and toks[k - 3] in ("you", "u", "and", "then"))
+        # "I wanted it in first person", "I'd prefer it shorter", "we need it darker"
+        return toks[k - 2] in _WANT and k - 3 >= cs and toks[k - 3] in ("i", "i'd", "id", "we", "we'd", "would", "really")
     return False
 
 
