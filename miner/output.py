@@ -25,7 +25,10 @@ class AtomicFile:
     def __enter__(self):
         check_writable(self.path, self.force)
         folder = os.path.dirname(os.path.abspath(self.path))
-        fd, self._tmp = tempfile.mkstemp(prefix="." + os.path.basename(self.path) + ".", suffix=".partial", dir=folder)
+        _remove_stale_partials(folder, os.path.basename(self.path))
+        # The pid in the name lets a later run recognise (and remove) leftovers of a killed one.
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.{os.getpid()}.", suffix=".partial",
+                                         dir=folder)
         self._fh = os.fdopen(fd, self.mode)
         return self._fh
 
@@ -47,6 +50,36 @@ class AtomicFile:
             if self._tmp and os.path.exists(self._tmp):
                 os.unlink(self._tmp)
         return False
+
+
+def _remove_stale_partials(folder: str, base: str) -> None:
+    """Delete temporary files a killed run (kill -9, power loss) left beside this output."""
+    prefix = f".{base}."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".partial")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists but not ours
+    return True
 
 
 def check_writable(path: str, force: bool) -> None:
