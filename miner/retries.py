@@ -146,6 +146,8 @@ _SUBJECT_COPULA = frozenset("it's its that's thats this's".split())
 _BE_VERBS = frozenset("be sound feel read seem look get".split())
 _MODALS = frozenset("should must to could can would might".split())
 _AFTER_WORD = frozenset("please pls plz though tho instead".split())
+# "a 300 word version", "a 500 word limit": what follows "N word" when the answer is resized.
+_RESIZED = frozenset("version one limit max maximum cap count rewrite draft edit cut please pls".split())
 _WANT = frozenset("want wanted like prefer preferred need needed".split())
 # "more" that is not "more X": "no more", "any more", "more than", "more and more".
 _NOT_MORE_BEFORE = frozenset("no any the once anymore some many what".split())
@@ -763,6 +765,8 @@ def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int
     cs = f.clause[s]
     first = toks[s]
     shape = p_.shape
+    if toks[e - 1] == "word" and e < n and f.clause[e] == cs and toks[e] not in _RESIZED:
+        return 0  # "a 2000 word story about ...": the size of a new piece, not of the answer
     if shape == "anchor":
         return 2
     if _clause_is_instruction(f, s, e, idx):
@@ -808,6 +812,8 @@ def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int
         return 1  # "in first person", "in the present tense" (not "into the cold")
     if f.imperative(s) and (e - s > 1 or p_.category == WEAK):
         return 1  # "the ending feels rushed", "not quite", "boring."
+    if p_.items[0][0] == "num" and p_.items[0][1]:
+        return 1  # a plausible word count: "a 300 word version", "at around 800 words"
     return 0
 
 
