@@ -428,7 +428,9 @@ def test_editing_the_template_version_invalidates_cached_answers(tmp_path, llm_s
     run(docs, tmp_path / "o.jsonl", template=str(mine), **openai_opts(llm_server))
     run(docs, tmp_path / "o.jsonl", template=str(mine), force=True, **openai_opts(llm_server))
     assert llm_server.count() == n
-    mine.write_text(mine.read_text().replace("version: 1", "version: 2"))
+    text = mine.read_text()
+    assert "\nversion: 2\n" in text
+    mine.write_text(text.replace("\nversion: 2\n", "\nversion: 3\n"))
     run(docs, tmp_path / "o.jsonl", template=str(mine), force=True, **openai_opts(llm_server))
     assert llm_server.count() == 2 * n
 
