@@ -428,9 +428,11 @@ def test_editing_the_template_version_invalidates_cached_answers(tmp_path, llm_s
     run(docs, tmp_path / "o.jsonl", template=str(mine), **openai_opts(llm_server))
     run(docs, tmp_path / "o.jsonl", template=str(mine), force=True, **openai_opts(llm_server))
     assert llm_server.count() == n
-    text = mine.read_text()
-    assert "\nversion: 2\n" in text
-    mine.write_text(text.replace("\nversion: 2\n", "\nversion: 3\n"))
+    import re
+
+    bumped, n_subs = re.subn(r"(?m)^version: (\d+)$", lambda m: f"version: {int(m.group(1)) + 1}", mine.read_text())
+    assert n_subs == 1
+    mine.write_text(bumped)
     run(docs, tmp_path / "o.jsonl", template=str(mine), force=True, **openai_opts(llm_server))
     assert llm_server.count() == 2 * n
 
