@@ -119,6 +119,17 @@ def test_yes_no_and_numbers_stay_phrases(tmp_path):
     ("^*er$", "darker!", True),
     ("^*er$", "chapter", False),
     ("rewrit*", "rewriting it", True),
+    # "# words" needs a plausible length; other units take any number
+    ("# words", "500 words", True),
+    ("# words", "fifty words", True),
+    ("# words", "a few hundred words", True),
+    ("# words", "2k words", True),
+    ("# word", "question 1 word word word", False),
+    ("# words", "in 3 words", False),
+    ("under #", "under 10", False),
+    ("under #", "under 100", True),
+    ("# paragraphs", "3 paragraphs", True),
+    ("# lines", "condense it into three lines", True),
 ])
 def test_phrase_syntax(phrase, text, hit):
     p = retries._compile_phrase(phrase, "retry", "x")
@@ -171,6 +182,50 @@ def test_the_next_answer_settles_mixed_wording(rules):
     assert not retries.classify(REQUEST, DRAFT, "continue, but darker", CONTINUATION, rules).is_retry
     d = retries.classify(REQUEST, DRAFT, "continue, but darker", LONGER, rules)
     assert d.is_retry and "rewrites the draft" in d.rule
+
+
+@pytest.mark.parametrize("followup", [
+    "make it darker", "darker please", "Dark and moody, please.", "more dialogue", "less exposition",
+    "it's too dark", "not dark enough", "a bit colder?", "it should be colder", "needs to feel warmer",
+    "I wanted it in first person", "write it in the present tense", "first person instead",
+    "make the ending sadder", "could you make it 500 words", "keep it under 300 words",
+    "Lovely. Warmer though, and less about the storm.",
+    # long, with new detail, but with an explicit instruction about the answer
+    "I like where this is going, but can you make it darker overall and give Mara a reason to be afraid of the "
+    "sea, maybe something that happened to her father when she was a child?",
+    "This is a good start. Rewrite it with more menace: the storm should feel dangerous from the first line, and "
+    "I want the reader to understand what she lost out there without being told outright.",
+])
+def test_instructions_about_the_answer_are_retries(rules, followup):
+    d = retries.classify(REQUEST, DRAFT, followup, LONGER, rules)
+    assert d.is_retry, d
+
+
+@pytest.mark.parametrize("followup", [
+    # new requests full of mood words; the next answer (LONGER) even recaps the draft, so only
+    # the wording can tell: a bare adjective or noun is not a request to redo
+    "Now write the scene where she walks into the cold, dark house and hears a voice",
+    "Mara's brother arrives in the morning. He is tall and quiet, with a warm laugh and a dark coat, and he has "
+    "not seen her in ten years. Write their first conversation in the kitchen below the lamp.",
+    "Next, the part where the storm hits: the sky turns dark, the wind is cold, and a voice on the radio calls for "
+    "help from a trawler that has lost its engine off the reef.",
+    "Let's move on to her sister. She is younger, funnier and much more reckless than Mara, and she turns up "
+    "unannounced on the supply boat one cold morning. Write the scene.",
+    "She spoke in a darker voice, colder than before, and the keeper stepped back from the lamp as the storm "
+    "rose again over the grey water and the boats came home one by one.",
+    "Write a 2000 word story about a different keeper, on a rock off Cornwall in 1890.",
+    "question 1 word word word word word word word word word word word word word word word word word",
+])
+def test_mood_words_in_passing_are_not_retries(rules, followup):
+    d = retries.classify(REQUEST, DRAFT, followup, LONGER, rules)
+    assert not d.is_retry, d
+
+
+def test_words_in_passing_are_named_in_the_reason(rules):
+    d = retries.classify(REQUEST, DRAFT, "Mara walks into the cold, dark house and hears a voice from the top of "
+                                         "the stairs where her father used to sit, and it is raining hard", LONGER, rules)
+    assert not d.is_retry
+    assert "in passing" in d.reason and "'cold'" in d.reason and "'voice'" in d.reason and "phrase" in d.rule
 
 
 def test_an_add_request_answered_with_new_text_only_is_not_collapsed(rules):
@@ -368,6 +423,54 @@ def test_collapse_properties(rules, c, all_drafts):
     assert len(res.pairs) <= sum(len(ch.drafts) if all_drafts else 1 for ch in res.chains)
     for p in res.pairs:
         assert p.prompt[-1].role == "user" and p.chosen.content != p.rejected.content
+
+
+# Prose vocabulary with mood, voice, style and length words in it, but none of the words that
+# make an instruction shape (make, more, less, too, enough, please, comparatives, redo verbs).
+SUBJECTS = "she he Mara the keeper her brother the old woman they".split()
+VERBS_PAST = "walked said looked turned waited remembered heard climbed listened watched found carried".split()
+PROSE = ("the a of on in at by with from to her his their house door window river road garden lamp stairs "
+         "sea boat night morning letter kitchen rain silence light glass salt wind radio reef island and "
+         "dark cold warm voice tone mood funny sad scary formal casual style dialogue tense short long brief "
+         "simple plain detailed bleak flat wooden quiet gentle serious playful romantic dramatic narrator "
+         "perspective description tension suspense imagery first person third present past ending opening "
+         "title version words 2000 300 hundred poetic lyrical").split()
+
+
+@st.composite
+def prose(draw):
+    """A long message of plain sentences: subject, verb, then any prose words."""
+    sentences = []
+    n = 0
+    while n < 40:
+        words = [draw(st.sampled_from(SUBJECTS)), draw(st.sampled_from(VERBS_PAST))]
+        words += draw(st.lists(st.sampled_from(PROSE), min_size=3, max_size=16))
+        sentences.append(" ".join(words).capitalize() + ".")
+        n += len(" ".join(words).split())
+    return " ".join(sentences)
+
+
+@settings(max_examples=200, deadline=None)
+@given(prose(), st.sampled_from([LONGER, LONGEST, CONTINUATION, DRAFT]))
+def test_a_long_message_of_prose_is_never_a_retry(rules, text, next_answer):
+    # even when the next answer rewrites or repeats the draft
+    d = retries.classify(REQUEST, DRAFT, text, next_answer, rules)
+    assert not d.is_retry, d
+
+
+RULE_WORDS = sorted({it[1] for p in retries.load_rules().patterns for it in p.items if it[0] == "lit"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(RULE_WORDS), st.sampled_from(["2000", "k", "darker", "rewriting", "x"])),
+                max_size=30))
+def test_indexed_matching_finds_what_the_plain_matcher_finds(rules, toks):
+    # match_all tries at each word only the phrases that can start with it; it must find
+    # exactly the phrases (and first places) that trying every phrase everywhere finds
+    plain = {(p.text, p.kind, p.category): retries.find(p, toks) for p in rules.patterns}
+    plain = {k: v for k, v in plain.items() if v is not None}
+    indexed = {(h.pattern.text, h.pattern.kind, h.pattern.category): h.span for h in retries.match_all(toks, rules)}
+    assert indexed == plain
 
 
 @settings(max_examples=100, deadline=None)
