@@ -70,6 +70,8 @@ MATCH_WINDOW = 400
 # "more X" / "less X", "X please", a bare instruction clause.
 FEW_WORDS = 5
 LONG_WORDS = 25
+# A phrase found more often than this in one follow-up is judged on its first places only.
+MAX_SPANS = 8
 # "# words" needs a plausible length: "1 word" in "question 1 word word" is not "2000 words".
 MIN_WORD_COUNT = 50
 
@@ -883,7 +885,7 @@ def _retry_hits(f: _Followup, rules: Rules) -> list[Hit]:
             hits.append(Hit(p, spans[0]))
             continue
         best = None
-        for span in spans:
+        for span in spans[:MAX_SPANS]:
             h = Hit(p, span)
             h.strength = _strength(h, f, idx)
             if best is None or h.strength > best.strength:
