@@ -812,8 +812,8 @@ def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int
         return 1  # "it sounds stiff", "feels generic", "it's boring"
     if p_.category == "voice" and (before in ("in", "into") or (before == "the" and p - 2 >= cs and toks[p - 2] in ("in", "into"))):
         return 1  # "in first person", "in the present tense" (not "into the cold")
-    if f.imperative(s) and (e - s > 1 or p_.category == WEAK):
-        return 1  # "the ending feels rushed", "not quite", "boring."
+    if f.imperative(s) and (e - s > 1 or p_.category == WEAK or p_.category not in _CATEGORY_WORDS):
+        return 1  # "the ending feels rushed", "not quite", "boring.", an author's own "zhuzh it up"
     if p_.items[0][0] == "num" and p_.items[0][1]:
         return 1  # a plausible word count: "a 300 word version", "at around 800 words"
     return 0

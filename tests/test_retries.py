@@ -63,6 +63,9 @@ def test_user_rules_add_phrases(tmp_path, rules):
     mine = retries.load_rules(str(f))
     d = retries.classify(REQUEST, DRAFT, followup, None, mine)
     assert d.is_retry and "zhuzh" in d.rule and "slang" in d.rule
+    # an author's own word also counts at the head of a clause in a longer message
+    assert retries.classify(REQUEST, DRAFT, "ok this is good but zhuzh it up a little for the party crowd",
+                            None, mine).is_retry
     # the built-in phrases are still there
     assert retries.classify(REQUEST, DRAFT, "make it longer", LONGER, mine).is_retry
 
