@@ -448,10 +448,16 @@ class _Index:
         self.fillers_by_first: dict[str, list[tuple[str, ...]]] = {}
         for f in rules.fillers_start:  # already longest first
             self.fillers_by_first.setdefault(f[0], []).append(f)
-        self.filler_start_res = [(f, re.compile(r"^\W*" + r"\W+".join(re.escape(w) for w in f) + r"\b(?P<p>[^\w\s]*)\s*"))
-                                 for f in rules.fillers_start]
-        self.filler_end_res = [re.compile(r"[\s,]*\b" + r"\W+".join(re.escape(w) for w in f) + r"\W*$")
-                               for f in rules.fillers_end]
+        # for folding: filler regexes by the word a filler starts (or ends) with, longest first
+        self.start_fillers: dict[str, list[tuple[tuple[str, ...], re.Pattern]]] = {}
+        for f in rules.fillers_start:
+            rx = re.compile(r"^\W*" + r"\W+".join(re.escape(w) for w in f) + r"\b(?P<p>[^\w\s]*)\s*")
+            self.start_fillers.setdefault(f[0], []).append((f, rx))
+        self.end_fillers: dict[str, list[re.Pattern]] = {}
+        for f in rules.fillers_end:
+            rx = re.compile(r"[\s,]*\b" + r"\W+".join(re.escape(w) for w in f) + r"\W*$")
+            self.end_fillers.setdefault(f[-1], []).append(rx)
+        self.fold_words = frozenset(w for f in rules.fillers_start + rules.fillers_end for w in f) | _EMPTY_WORDS
         self._glob_cache: dict[str, tuple[Pattern, ...]] = {}
         self._typo_cache: dict[str, str | None] = {}
         self.vocab = rules.vocab
@@ -1150,11 +1156,14 @@ _SPLIT = re.compile(r"(?<=[.!?])\s+|\n+|\s+[—–-]{1,2}\s+|\s*[—–]\s*|;\s*
 
 def _strip_fillers(s: str, rules: Rules) -> str:
     """Remove greeting/politeness/hesitation phrases from both ends, repeatedly."""
+    idx = _index(rules)
     changed = True
     while changed and s:
         changed = False
-        for f in rules.fillers_start:
-            m = re.match(r"^\W*" + r"\W+".join(re.escape(w) for w in f) + r"\b(?P<p>[^\w\s]*)\s*", _norm(s))
+        low = _norm(s)
+        first = _WORD.search(low)
+        for f, rx in idx.start_fillers.get(first.group(0), ()) if first else ():
+            m = rx.match(low)
             if not m:
                 continue
             rest = s[m.end():]
@@ -1163,8 +1172,10 @@ def _strip_fillers(s: str, rules: Rules) -> str:
             s = rest
             changed = True
             break
-        for f in rules.fillers_end:
-            m = re.search(r"[\s,]*\b" + r"\W+".join(re.escape(w) for w in f) + r"\W*$", _norm(s))
+        low = _norm(s)
+        words = _WORD.findall(low[-80:])  # the last word, without scanning a long sentence
+        for rx in idx.end_fillers.get(words[-1], ()) if words else ():
+            m = rx.search(low)
             if m and m.start() > 0:
                 s = s[: m.start()]
                 changed = True
@@ -1289,21 +1300,22 @@ _WEAK_WORDS = frozenset("boring bland flat generic cliche cliched clichéd chees
                         "clunky weak lame overwritten overdone dull predictable".split())
 
 
+_NOTHING_TO_FOLD = frozenset((REDO, THANKS, WEAK))
+
+
 def _only_redo(s: str, rules: Rules) -> bool:
     """True if a sentence only says "again" / "not quite" / "thanks": nothing to fold in."""
     toks = _tokens(s)
     if not toks:
         return True
+    idx = _index(rules)
     covered = [False] * len(toks)
-    for p in rules.patterns:
-        if p.category not in (REDO, THANKS, WEAK) or any(it[0] in ("one", "gap") for it in p.items):
+    for p, spans in _scan(toks, idx, only=_NOTHING_TO_FOLD).items():
+        if any(it[0] in ("one", "gap") for it in p.items):
             continue
-        span = find(p, toks)
-        if span:
-            for i in range(*span):
-                covered[i] = True
-    fillers = {w for f in rules.fillers_start + rules.fillers_end for w in f} | _EMPTY_WORDS
-    return all(c or toks[i] in fillers for i, c in enumerate(covered)) and not any(t in _WEAK_WORDS for t in toks)
+        for i in range(*spans[0]):
+            covered[i] = True
+    return all(c or toks[i] in idx.fold_words for i, c in enumerate(covered)) and not any(t in _WEAK_WORDS for t in toks)
 
 
 def clean_followup(text: str, rules: Rules, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
