@@ -15,6 +15,7 @@ Everything here is pure: no I/O except reading the rule files in `load_rules`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -71,7 +72,7 @@ MATCH_WINDOW = 400
 FEW_WORDS = 5
 LONG_WORDS = 25
 # A phrase found more often than this in one follow-up is judged on its first places only.
-MAX_SPANS = 8
+MAX_SPANS = 4
 # "# words" needs a plausible length: "1 word" in "question 1 word word" is not "2000 words".
 MIN_WORD_COUNT = 50
 
@@ -165,10 +166,10 @@ class Pattern:
     start: bool = False  # ^: must match at the first word
     end: bool = False  # $: must match through the last word
     shape: str = "anchor"  # retry phrases only: how it shows it is an instruction (see above)
+    size: int = 0  # words it matches, gaps aside: longer phrases are more telling in reasons
 
-    @property
-    def size(self) -> int:
-        return sum(1 for it in self.items if it[0] != "gap")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", sum(1 for it in self.items if it[0] != "gap"))
 
 
 @dataclass
@@ -426,12 +427,18 @@ class _Index:
         self.globs: list[tuple[re.Pattern, Pattern]] = []
         self.by_number: list[Pattern] = []
         self.anywhere: list[Pattern] = []  # patterns that open with * or _
+        # plain phrases of two or more words, by their first two words: "a" and "the" open
+        # dozens of phrases, and a word should only try the few that can match here
+        self.by_pair: dict[tuple[str, str], list[tuple[Pattern, list[str]]]] = {}
         for p in rules.patterns:
             first = p.items[0]
             if first[0] == "lit":
                 # most phrases are plain words: compare a slice instead of running the matcher
                 lits = [it[1] for it in p.items] if all(it[0] == "lit" for it in p.items) else None
-                self.by_word.setdefault(first[1], []).append((p, lits))
+                if lits is not None and len(lits) >= 2:
+                    self.by_pair.setdefault((lits[0], lits[1]), []).append((p, lits))
+                else:
+                    self.by_word.setdefault(first[1], []).append((p, lits))
             elif first[0] == "glob":
                 self.globs.append((first[1], p))
             elif first[0] == "num":
@@ -458,9 +465,25 @@ class _Index:
             rx = re.compile(r"[\s,]*\b" + r"\W+".join(re.escape(w) for w in f) + r"\W*$")
             self.end_fillers.setdefault(f[-1], []).append(rx)
         self.fold_words = frozenset(w for f in rules.fillers_start + rules.fillers_end for w in f) | _EMPTY_WORDS
+        self.pair_firsts = frozenset(a for a, _ in self.by_pair)
         self._glob_cache: dict[str, tuple[Pattern, ...]] = {}
+        self._cand_cache: dict[str, tuple[tuple[Pattern, list[str] | None], ...]] = {}
         self._typo_cache: dict[str, str | None] = {}
         self.vocab = rules.vocab
+
+    def candidates(self, tok: str) -> tuple[tuple[Pattern, list[str] | None], ...]:
+        """Every (pattern, literal words or None) that can start at a word `tok`: by its first
+        word, by a glob, by a number, or anywhere. Remembered per word."""
+        hit = self._cand_cache.get(tok)
+        if hit is None:
+            if len(self._cand_cache) > self.CACHE_LIMIT:
+                self._cand_cache.clear()
+            more = list(self.starting_with(tok))
+            if self.by_number and (tok[:1].isdigit() or tok in _NUMBER_WORDS) and _is_number(tok):
+                more += self.by_number
+            more += self.anywhere
+            hit = self._cand_cache[tok] = tuple(self.by_word.get(tok, ())) + tuple((p, None) for p in more)
+        return hit
 
     def starting_with(self, tok: str) -> tuple[Pattern, ...]:
         """Glob patterns whose first word matches `tok`."""
@@ -575,11 +598,26 @@ def _scan(toks: list[str], idx: _Index, only: frozenset[str] | None = None) -> d
     that can start with its word. `only` limits the search to some categories."""
     found: dict[Pattern, list[tuple[int, int]]] = {}
     n = len(toks)
-    by_word = idx.by_word
-    glob_cache = idx._glob_cache
-    numbers = idx.by_number
-    for i, t in enumerate(toks):
-        for p, lits in by_word.get(t, ()):
+    cache = idx._cand_cache
+    by_pair = idx.by_pair
+    pair_firsts = idx.pair_firsts
+    hot = set()
+    for t in set(toks):
+        cands = cache.get(t)
+        if cands is None:
+            cands = idx.candidates(t)
+        if cands or t in pair_firsts:
+            hot.add(t)
+    if not hot:
+        return found
+    for i in [i for i, t in enumerate(toks) if t in hot]:  # most words of a message start no phrase
+        t = toks[i]
+        cands = cache.get(t) or idx.candidates(t)
+        if t in pair_firsts and i + 1 < n:
+            pairs = by_pair.get((t, toks[i + 1]))
+            if pairs:
+                cands = (*cands, *pairs)
+        for p, lits in cands:
             if (p.start and i) or (only is not None and p.category not in only):
                 continue
             if lits is not None:
@@ -591,19 +629,6 @@ def _scan(toks: list[str], idx: _Index, only: frozenset[str] | None = None) -> d
                 if j is None or j <= i:
                     continue
             found.setdefault(p, []).append((i, j))
-        extra = glob_cache.get(t)
-        if extra is None:
-            extra = idx.starting_with(t)
-        if numbers and (t[0].isdigit() or t in _NUMBER_WORDS):
-            extra = (*extra, *numbers)
-        if idx.anywhere:
-            extra = (*extra, *idx.anywhere)
-        for p in extra:
-            if (p.start and i) or (only is not None and p.category not in only):
-                continue
-            j = _match_at(p.items, toks, i, 0, p.end)
-            if j is not None and j > i:
-                found.setdefault(p, []).append((i, j))
     return found
 
 
@@ -626,26 +651,39 @@ def match_all(toks: list[str], rules: Rules) -> list[Hit]:
 # ---- is a retry phrase used as an instruction? ----------------------------------------------
 
 # Clause boundaries: sentence and clause punctuation, brackets, quotes, dashes between words.
-_CLAUSE_SPLIT = re.compile(r"[.!?;:,()\[\]\n\"—–…]+|(?:^|\s)-+(?=\s|$)")
+# One pass gives the words and, as empty strings, the clause breaks between them.
+_WORD_OR_BREAK = re.compile(r"([^\W_]+(?:'[^\W_]+)*)|[.!?;:,()\[\]\n\"—–…]")
+_WORD_OR_BREAK_ASCII = re.compile(r"([a-z0-9]+(?:'[a-z0-9]+)*)|[.!?;:,()\[\]\n\"]")  # same on lower-case ASCII, faster
+_DASH = re.compile(r"(?:^|\s)-+(?=\s|$)")  # "dark - and cold": a break; "em-dash": not
 _MISSING = object()
 
 
 @dataclass
 class _Followup:
     """A follow-up cut into words (typos of rule words fixed, first MATCH_WINDOW words) with
-    the clause each word belongs to and where each clause's instruction would start."""
+    its clauses and where each clause's instruction would start."""
 
     toks: list[str]
     total: int  # words in the whole follow-up
     fixes: dict[str, str]  # typo -> rule word, applied to toks
-    clause: list[int]  # index of the first word of each word's clause
-    head: dict[int, int]  # clause start -> first word after fillers ("could you please", "ok,")
+    starts: list[int]  # index of the first word of each clause, ascending
+    ends: dict[int, int]  # clause start -> clause end
     raw: list[str]  # the words as written (toks before typo fixes)
+    idx: _Index
+    head: dict[int, int] = field(default_factory=dict)  # clause start -> first word after fillers (memo)
+    other_words: dict[int, list[int] | bool] = field(default_factory=dict)  # memo of _other_words
+
+    def clause_of(self, i: int) -> int:
+        """Index of the first word of word i's clause."""
+        return self.starts[bisect_right(self.starts, i) - 1]
 
     def imperative(self, i: int) -> bool:
         """Word i opens its clause, fillers aside: "ok, could you rewrite it" -> "rewrite"."""
-        cs = self.clause[i]
-        return cs <= i <= self.head[cs]
+        cs = self.clause_of(i)
+        h = self.head.get(cs)
+        if h is None:
+            h = self.head[cs] = _clause_head(self.toks, cs, self.ends[cs], self.idx)
+        return cs <= i <= h
 
 
 def _analyse(text: str, rules: Rules, rejected: frozenset[str] = frozenset()) -> _Followup:
@@ -654,39 +692,34 @@ def _analyse(text: str, rules: Rules, rejected: frozenset[str] = frozenset()) ->
     (_checked_typos) and analyses again without the wrong ones."""
     idx = _index(rules)
     low = _norm(text)
-    toks: list[str] = []
-    clause: list[int] = []
-    starts: list[int] = []
-    cut = False
-    for piece in _CLAUSE_SPLIT.split(low):
-        words = _WORD.findall(piece)
-        if not words:
-            continue
-        room = MATCH_WINDOW - len(toks)
-        if len(words) > room:
-            words = words[:room]
-            cut = True
-        starts.append(len(toks))
-        clause.extend([len(toks)] * len(words))
-        toks.extend(words)
-        if cut or len(toks) >= MATCH_WINDOW:
-            cut = True
-            break
+    head = low[: MATCH_WINDOW * 16]  # enough text for MATCH_WINDOW words, usually
+    truncated = len(head) < len(low)
+    if "-" in head:
+        head = _DASH.sub(",", head)
+    parts = (_WORD_OR_BREAK_ASCII if head.isascii() else _WORD_OR_BREAK).findall(head)
+    toks = [w for w in parts if w]
+    # a break before word n starts a clause there: the k-th part is word k - (breaks before it)
+    breaks = [k for k, w in enumerate(parts) if not w]
+    n = len(toks)
+    starts = sorted({0, *(k - j for j, k in enumerate(breaks))} - {n}) if breaks else [0]
+    cut = n > MATCH_WINDOW or truncated
+    if n > MATCH_WINDOW:
+        del toks[MATCH_WINDOW:]
+        starts = [c for c in starts if c < MATCH_WINDOW]
     total = len(_WORD.findall(low)) if cut else len(toks)
     fixes: dict[str, str] = {}
     raw = toks
     cache = idx._typo_cache
-    for k, t in enumerate(raw):
+    for t in set(raw):
         fix = cache.get(t, _MISSING)
         if fix is _MISSING:
             fix = idx.typo(t)
         if fix and t not in rejected:
-            if toks is raw:
-                toks = list(raw)
             fixes[t] = fix  # type: ignore[assignment]
-            toks[k] = fix  # type: ignore[call-overload]
-    head = {c: _clause_head(toks, c, nxt, idx) for c, nxt in zip(starts, starts[1:] + [len(toks)])}
-    return _Followup(toks, total, fixes, clause, head, raw)
+    if fixes:
+        toks = [fixes.get(t, t) for t in raw]
+    ends = dict(zip(starts, starts[1:] + [len(toks)]))
+    return _Followup(toks, total, fixes, starts, ends, raw, idx)
 
 
 def _clause_head(toks: list[str], i: int, end: int, idx: _Index) -> int:
@@ -731,33 +764,45 @@ def _strict_comparative(w: str, idx: _Index) -> bool:
 def _clause_is_instruction(f: _Followup, s: int, e: int, idx: _Index) -> bool:
     """The clause holding the hit is made of rule words, numbers and small words only:
     "Darker.", "Dark and moody, please", "first person", "again, but funnier"."""
-    cs = f.clause[s]
-    n = len(f.toks)
-    ce = cs
-    while ce < n and f.clause[ce] == cs:
-        ce += 1
+    cs = f.clause_of(s)
+    other = f.other_words.get(cs)
+    if other is None:
+        other = f.other_words[cs] = _other_words(f, cs, idx)
+    return other is not False and all(s <= k < e for k in other)
+
+
+def _other_words(f: _Followup, cs: int, idx: _Index) -> list[int] | bool:
+    """Positions of the words in the clause starting at cs that are not rule words, numbers or
+    small words (False for a clause too long to be an instruction on its own)."""
+    ce = f.ends[cs]
     if ce - cs > 10:
         return False
+    out = []
     for k in range(cs, ce):
         t = f.toks[k]
-        if s <= k < e or t in _CLAUSE_WORDS or t in idx.rule_words or t in idx.filler_words or t in _SKIP:
+        if t in _CLAUSE_WORDS or t in idx.rule_words or t in idx.filler_words or t in _SKIP:
             continue
         if _is_number(t) or _strict_comparative(t, idx) or t in _INTENSIFY_1:
             continue
-        return False
-    return True
+        out.append(k)
+        if len(out) > 3:  # no hit is that long
+            return False
+    return out
 
 
-def _strength(h: Hit, f: _Followup, idx: _Index) -> int:
+def _strength(h: Hit, f: _Followup, idx: _Index, need: int = 1) -> int:
     """How clearly the retry phrase at h.span is an instruction about the answer:
     2 an explicit instruction, 1 an instruction shape (enough in a short or medium follow-up),
-    0 a word in passing ("the cold, dark house", "hears a voice")."""
+    0 a word in passing ("the cold, dark house", "hears a voice"). With need=2 (a long
+    follow-up) anything short of 2 may come back as 0: only "explicit or not" matters there."""
     p_ = h.pattern
+    if need == 2 and (p_.category == WEAK or p_.shape == "too"):
+        return 0  # never explicit: not worth looking at
     toks = f.toks
     s, e = h.span
     n = len(toks)
     first = toks[s]
-    strength = _raw_strength(p_, f, s, e, idx)
+    strength = _raw_strength(p_, f, s, e, idx, need)
     if n <= FEW_WORDS:
         strength = max(strength, 1)  # "a happier ending", "the voice is off"
     if p_.category == WEAK:
@@ -767,13 +812,13 @@ def _strength(h: Hit, f: _Followup, idx: _Index) -> int:
     return strength
 
 
-def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int:
+def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index, need: int = 1) -> int:
     toks = f.toks
     n = len(toks)
-    cs = f.clause[s]
+    cs = f.clause_of(s)
     first = toks[s]
     shape = p_.shape
-    if toks[e - 1] == "word" and e < n and f.clause[e] == cs and toks[e] not in _RESIZED:
+    if toks[e - 1] == "word" and e < f.ends[cs] and toks[e] not in _RESIZED:
         return 0  # "a 2000 word story about ...": the size of a new piece, not of the answer
     if shape == "anchor":
         return 2
@@ -806,6 +851,8 @@ def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index) -> int
         return 2  # "it should be darker", "needs to feel colder"
     if e < n and toks[e] in _AFTER_WORD:
         return 2  # "darker please", "first person instead"
+    if need == 2:
+        return 0
     comparative = _strict_comparative(first, idx)
     if comparative and (p < s or f.imperative(s)):
         return 1  # "even darker", "Colder, and give her a reason" (prose has "younger, funnier and ...")
@@ -874,13 +921,29 @@ def _checked_typos(f: _Followup, hits: list[Hit], need: int, text: str, rules: R
     wrong = frozenset(typo for typo in check if typo in context() or _known_word(typo)) if check else frozenset()
     if wrong:
         f = _analyse(text, rules, wrong)
-        hits = _retry_hits(f, rules)
+        hits = _retry_hits(f, rules, need)
         used = inside(f, hits)
     f.fixes = {typo: fix for typo, fix in f.fixes.items() if fix in used}
     return f, hits
 
 
-def _retry_hits(f: _Followup, rules: Rules) -> list[Hit]:
+# Words that can make a word nearby an explicit instruction (see _raw_strength): a long
+# follow-up mostly has none of them near its mood words, and the full check can be skipped.
+# ("VERB it X" and "I want it X" need their verb in the window too, so "it" is no trigger.)
+_NEAR_INSTRUCTION = frozenset("more less fewer make makes".split()) | _AFTER_WORD | _BE_VERBS | _WANT | VERBS
+
+
+def _plainly_in_passing(f: _Followup, span: tuple[int, int], idx: _Index) -> bool:
+    """A cheap test that the word at span cannot be an explicit instruction: no instruction
+    word within six words before it or one after, and its clause holds other words."""
+    s, e = span
+    toks = f.toks
+    if not _NEAR_INSTRUCTION.isdisjoint(toks[max(0, s - 6): e + 1]):
+        return False
+    return not _clause_is_instruction(f, s, e, idx)
+
+
+def _retry_hits(f: _Followup, rules: Rules, need: int = 1) -> list[Hit]:
     """Every phrase found, retry phrases with their strength (the best place each matches)."""
     idx = _index(rules)
     found = _scan(f.toks, idx)
@@ -893,7 +956,10 @@ def _retry_hits(f: _Followup, rules: Rules) -> list[Hit]:
         best = None
         for span in spans[:MAX_SPANS]:
             h = Hit(p, span)
-            h.strength = _strength(h, f, idx)
+            if need == 2 and p.shape == "word" and _plainly_in_passing(f, span, idx):
+                h.strength = 0
+            else:
+                h.strength = _strength(h, f, idx, need)
             if best is None or h.strength > best.strength:
                 best = h
             if best.strength == 2:
@@ -1057,7 +1123,7 @@ def classify(request: str, answer: str, followup: str, next_answer: str | None, 
     if not f.toks:
         return Decision(False, "the follow-up has no words", "empty follow-up")
     need = 2 if f.total > LONG_WORDS else 1
-    hits = _retry_hits(f, rules)
+    hits = _retry_hits(f, rules, need)
     if f.fixes:
         f, hits = _checked_typos(f, hits, need, followup, rules, context)
     found = [h for h in hits if h.pattern.kind == "retry"]
