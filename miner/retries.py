@@ -7,9 +7,17 @@ Conversation and returns the collapsed Conversation (for SFT formats) and Prefer
 retries` shows every decision so authors can check and tune the rules.
 
 Detection is offline and explainable: phrase lists (templates/retry-rules.yaml, extendable with
---retry-rules FILE) find retry and not-a-retry wording, forgiving small typos; when both kinds
-match, or the wording is weak, the assistant's next answer settles it: a rewrite shares most of
-the draft's words and starts like it, a continuation carries on without repeating it.
+--retry-rules FILE) find retry and not-a-retry wording, forgiving small typos. A retry phrase
+counts only where it is used as an instruction about the answer ("make it darker", "darker
+please", "too dark", "in first person"), not as a word in passing ("the cold, dark house"); in a
+long follow-up only an explicit instruction counts (see _strength). When both kinds match, or
+the wording is weak, the assistant's next answer settles it: a rewrite shares most of the
+draft's words and starts like it, a continuation carries on without repeating it.
+
+It runs on every follow-up of exports of many GB, so the work per follow-up is kept small:
+phrases are indexed by their first word(s), only the first MATCH_WINDOW words are read, and
+the answer comparison, the conversation's own words and the real-word check of typo fixes are
+computed only when a phrase needs them (bench/bench_retries.py measures it).
 Everything here is pure: no I/O except reading the rule files in `load_rules`.
 """
 from __future__ import annotations
@@ -512,10 +520,6 @@ def _index(rules: Rules) -> _Index:
     if idx is None:
         idx = rules._index = _Index(rules)
     return idx
-
-
-def _index_for(rules: Rules) -> dict[str, set[str]]:
-    return _index(rules).deletions
 
 
 def corrected_tokens(text: str, rules: Rules, keep: set[str] | frozenset[str] = frozenset()) -> tuple[list[str], dict[str, str]]:
