@@ -160,6 +160,10 @@ _AFTER_WORD = frozenset("please pls plz though tho instead".split())
 # "a 300 word version", "a 500 word limit": what follows "N word" when the answer is resized.
 _RESIZED = frozenset("version one limit max maximum cap count rewrite draft edit cut please pls".split())
 _WANT = frozenset("want wanted like prefer preferred need needed".split())
+# Words that open a clause of narration ("... the wind rose", "... she climbed").
+_SUBJECT_START = frozenset("the a an she he they i we you her his their my our its it there".split())
+# Words after which "another version" / "more detail" is something asked for.
+_ASKS_FOR = _WANT | frozenset("me us it try have give do write see get".split())
 # "more" that is not "more X": "no more", "any more", "more than", "more and more".
 _NOT_MORE_BEFORE = frozenset("no any the once anymore some many what".split())
 _NOT_MORE_AFTER = frozenset("than and or of to time times often likely easily".split())
@@ -829,7 +833,12 @@ def _raw_strength(p_: Pattern, f: _Followup, s: int, e: int, idx: _Index, need: 
     if _clause_is_instruction(f, s, e, idx):
         return 2
     if shape == "mod":
-        return 2
+        # "Another version, please", "I'd like another version", "give it another go"; in prose
+        # "once more the wind rose" and "twice as long as the road" are only words
+        if s > cs and toks[s - 1] in _ASKS_FOR:
+            return 2
+        narration = e < f.ends[cs] and toks[e] in _SUBJECT_START  # "Once more the wind rose"
+        return 2 if f.imperative(s) and not narration else 1
     if shape == "more":
         before = toks[s - 1] if s > cs else ""
         after = toks[e] if e < n else ""

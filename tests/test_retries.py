@@ -198,6 +198,8 @@ def test_the_next_answer_settles_mixed_wording(rules):
     "sea, maybe something that happened to her father when she was a child?",
     "This is a good start. Rewrite it with more menace: the storm should feel dangerous from the first line, and "
     "I want the reader to understand what she lost out there without being told outright.",
+    "That's not quite it. I'd like another version where Mara is older and has given up on the boats, and the lamp "
+    "is the only thing she still talks to, the way her father did before the sea took him.",
 ])
 def test_instructions_about_the_answer_are_retries(rules, followup):
     d = retries.classify(REQUEST, DRAFT, followup, LONGER, rules)
@@ -217,6 +219,8 @@ def test_instructions_about_the_answer_are_retries(rules, followup):
     "She spoke in a darker voice, colder than before, and the keeper stepped back from the lamp as the storm "
     "rose again over the grey water and the boats came home one by one.",
     "Write a 2000 word story about a different keeper, on a rock off Cornwall in 1890.",
+    "Once more the wind rose over the island and the keeper climbed the stairs to the lamp, counting each step as "
+    "her father had taught her, while the boats turned for home and the gulls went quiet on the rocks.",
     "question 1 word word word word word word word word word word word word word word word word word",
 ])
 def test_mood_words_in_passing_are_not_retries(rules, followup):
