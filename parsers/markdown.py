@@ -42,7 +42,8 @@ def sniff(s) -> bool:
 
 def split_front_matter(text: str) -> tuple[dict, str]:
     """(front matter as a dict, the rest). YAML that does not parse to a mapping is not front
-    matter (a manuscript may well open with a --- rule)."""
+    matter (a manuscript may well open with a --- rule); nor is YAML only a hostile file has
+    (see _plain)."""
     import yaml
 
     m = _FRONT.match(text)
@@ -50,19 +51,38 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         return {}, text
     try:
         data = yaml.safe_load(m.group(1))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # PyYAML composes nested values recursively
         return {}, text
     if not isinstance(data, dict):
         return {}, text
-    return {str(k): _plain(v) for k, v in data.items()}, text[m.end():]
+    try:
+        budget = [FRONT_MATTER_VALUES]
+        return {str(k): _plain(v, budget, set()) for k, v in data.items()}, text[m.end():]
+    except _Unusable:
+        return {}, text
 
 
-def _plain(v):
-    """Front-matter values as JSON-friendly data (YAML dates become ISO strings)."""
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+FRONT_MATTER_VALUES = 10_000  # real front matter holds a few dozen values
+
+
+class _Unusable(Exception):
+    """YAML aliases can make a value that contains itself, or a few lines that expand into
+    billions of values ("billion laughs"): neither is front matter a person wrote."""
+
+
+def _plain(v, budget: list[int], path: set[int]):
+    """Front-matter values as JSON-friendly data (YAML dates become ISO strings). Raises
+    _Unusable past FRONT_MATTER_VALUES values, 100 levels, or on a value inside itself."""
+    budget[0] -= 1
+    if budget[0] < 0 or len(path) > 100:
+        raise _Unusable
+    if isinstance(v, (dict, list, tuple)):
+        if id(v) in path:
+            raise _Unusable
+        path = path | {id(v)}
+        if isinstance(v, dict):
+            return {str(k): _plain(x, budget, path) for k, x in v.items()}
+        return [_plain(x, budget, path) for x in v]
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     return v.isoformat() if hasattr(v, "isoformat") else str(v)
