@@ -34,6 +34,7 @@ BLOCK_TAGS = {"p", "div", "section", "article", "main", "aside", "blockquote", "
               "fieldset", "hgroup", "en-note"}
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _WS = re.compile(r"\s+")
+MAX_DEPTH = 200  # element nesting the walk follows; real pages nest a few dozen deep
 
 
 def sniff(s) -> bool:
@@ -66,9 +67,14 @@ class _Walker:
         else:
             self.blocks.append(Block("paragraph", text))
 
-    def walk(self, node, pre: bool = False) -> None:
+    def walk(self, node, pre: bool = False, depth: int = 0) -> None:
         from bs4 import CData, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
 
+        if depth > MAX_DEPTH:
+            # Only a broken or hostile page nests this deep; recursing further would overflow
+            # Python's stack, so what is inside is kept as plain text (get_text is iterative).
+            self.buf.append(node.get_text(" ") if pre else _WS.sub(" ", node.get_text(" ")))
+            return
         for child in node.children:
             if isinstance(child, NavigableString):
                 if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction, CData)):
@@ -96,10 +102,10 @@ class _Walker:
                 self.flush()
                 if name == "li":
                     self.buf.append(_checkbox(child))
-                self.walk(child, pre or name == "pre")
+                self.walk(child, pre or name == "pre", depth + 1)
                 self.flush()
                 continue
-            self.walk(child, pre)
+            self.walk(child, pre, depth + 1)
 
 
 def _checkbox(li) -> str:
