@@ -106,7 +106,8 @@ def parse(entry, opts) -> Iterator[Document | Skip]:
     elif isinstance(note.get("textContent"), str):
         blocks = _text_blocks(note["textContent"])
     meta: dict = {}
-    labels = [str(lb.get("name")) for lb in note.get("labels") or [] if isinstance(lb, dict) and lb.get("name")]
+    raw_labels = note.get("labels") if isinstance(note.get("labels"), list) else []
+    labels = [str(lb.get("name")) for lb in raw_labels if isinstance(lb, dict) and lb.get("name")]
     if labels:
         meta["labels"] = labels
     for key, field in (("created", "createdTimestampUsec"), ("edited", "userEditedTimestampUsec")):
