@@ -19,9 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from miner.documents import clean_text, heading_level, is_scene_break, seekable, title_from_name
+from miner.documents import (MAX_DOCUMENT_BYTES, clean_text, heading_level, is_scene_break, seekable,
+                             title_from_name)
 from miner.errors import InputError
 from miner.models import Block, Document
+from miner.sources import check_container
 
 NAME = "docx"
 KIND = "document"
@@ -172,13 +174,13 @@ def _footnotes(document) -> list[str]:
 def parse(entry, opts) -> Iterator[Document]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
-    from docx.text.paragraph import Paragraph
 
     with entry.open() as f:
         head = f.read(8)
     if head.startswith(OLE_MAGIC):
         raise _ole_error(entry)
     with seekable(entry, "Word document") as fh:
+        check_container(fh, entry.name, MAX_DOCUMENT_BYTES)
         try:
             document = docx.Document(fh)
         except (PackageNotFoundError, KeyError, ValueError, OSError) as e:
@@ -187,6 +189,17 @@ def parse(entry, opts) -> Iterator[Document]:
         except Exception as e:  # zipfile.BadZipFile, lxml errors: a damaged file either way
             raise InputError(entry.name, f"is not a readable Word document ({type(e).__name__})",
                              "open it in Word and save it again") from e
+    try:
+        doc = _document(document, entry, opts)
+    except Exception as e:  # python-docx follows damaged XML anywhere: a missing body, a bad style
+        raise InputError(entry.name, f"is not a readable Word document ({type(e).__name__})",
+                         "open it in Word and save it again") from e
+    yield doc
+
+
+def _document(document, entry, opts) -> Document:
+    from docx.text.paragraph import Paragraph
+
     styles: dict = {}
     blocks: list[Block] = []
     title = ""
@@ -224,7 +237,7 @@ def parse(entry, opts) -> Iterator[Document]:
         if notes:
             blocks.append(Block("heading", "Notes", 1))
             blocks.extend(Block("paragraph", n) for n in notes)
-    yield Document(title=title or core_title or title_from_name(entry.name), source=entry.name, blocks=blocks)
+    return Document(title=title or core_title or title_from_name(entry.name), source=entry.name, blocks=blocks)
 
 
 def _split_at(text: str, offsets: list[int]) -> list[str]:
