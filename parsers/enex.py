@@ -88,10 +88,11 @@ def parse(entry, opts) -> Iterator[Document | Skip]:
                 while el.getprevious() is not None:  # drop finished siblings too
                     del el.getparent()[0]
         except etree.XMLSyntaxError as e:
+            msg = " ".join(str(e.msg).split())  # libxml2 quotes the offending line, newlines and all
             if n == 0:
-                raise InputError(entry.name, f"is not a readable ENEX file ({e.msg})",
+                raise InputError(entry.name, f"is not a readable ENEX file ({msg})",
                                  "export the notebook from Evernote again") from None
-            raise InputError(entry.name, f"is damaged or cut off after note {n} ({e.msg})",
+            raise InputError(entry.name, f"is damaged or cut off after note {n} ({msg})",
                              f"the first {n} notes were read; export the notebook again for the rest") from None
     if n == 0:
         raise InputError(entry.name, "has no notes", "the ENEX export is empty")
