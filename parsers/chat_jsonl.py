@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import orjson
 
 from miner import writers
-from miner.jsonstream import BadElement, iter_array
+from miner.jsonstream import BadElement, Malformed, Truncated, iter_array
 from miner.models import Conversation, Preference, Skip
 
 NAME = "chat-jsonl"
@@ -50,12 +50,18 @@ def _parse_lines(entry) -> Iterator[Conversation | Preference | Skip]:
 
 def _parse_array(entry) -> Iterator[Conversation | Preference | Skip]:
     with entry.open() as f:
-        for i, obj in enumerate(iter_array(f)):
-            where = f"{entry.name} item {i + 1}"
-            if isinstance(obj, BadElement):
-                yield Skip("invalid JSON line", where, obj.reason)
-                continue
-            yield _item(obj, where, entry.name, i + 1)
+        try:
+            for i, obj in enumerate(iter_array(f)):
+                where = f"{entry.name} item {i + 1}"
+                if isinstance(obj, BadElement):
+                    yield Skip("invalid JSON line", where, obj.reason)
+                    continue
+                yield _item(obj, where, entry.name, i + 1)
+        except Truncated as e:  # the items before the cut were yielded already
+            yield Skip("truncated file", entry.name, f"{e}; the {e.index} items before it were read")
+        except Malformed as e:
+            yield Skip("broken file", entry.name,
+                       f"{e.reason}; the {e.index} items before it were read, the rest of the file was not")
 
 
 def _item(obj, where: str, source: str, n: int):
