@@ -159,7 +159,8 @@ def _describe_unknown(s: Sniff, kind: str | None) -> str:
         if isinstance(first, dict):
             if "mapping" in first and "inserted_at" in first:
                 return "looks like a DeepSeek export, which miner does not read yet"
-            keys = ", ".join(sorted(first)[:8])
+            # Keys are the file's own text: one line, and not a whole paragraph each.
+            keys = ", ".join(" ".join(k.split())[:40] for k in sorted(first)[:8])
             return f"JSON with keys {keys}: not a format miner knows"
         return "JSON, but not a format miner knows"
     return "not a format miner recognises"
