@@ -13,6 +13,7 @@ import os
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Callable
@@ -27,6 +28,9 @@ MAX_RATIO = 200  # uncompressed / compressed, above which a large member is refu
 RATIO_MIN_BYTES = 64 * 1024**2  # small members may compress well (minified JSON does ~10x)
 MAX_ZIP_DEPTH = 3
 SKIP_DIRS = {".git", ".obsidian", ".trash", "__MACOSX", ".Trash", "node_modules"}
+# What a damaged archive member raises while it is opened or read (a flipped byte in a
+# download): reported as an InputError naming the member, like any other unreadable file.
+DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 @dataclass
@@ -70,7 +74,10 @@ class _Guarded(io.RawIOBase):
         return True
 
     def readinto(self, b) -> int:
-        data = self.raw.read(len(b))
+        try:
+            data = self.raw.read(len(b))
+        except DAMAGED as e:
+            raise InputError(self.where, f"archive member is damaged ({e})", "download the archive again") from None
         self.seen += len(data)
         if self.seen > self.limit:
             raise InputError(self.where, "archive member expands far beyond its stated size (zip bomb?)",
@@ -144,7 +151,7 @@ def is_plain_zip(entry: Entry) -> bool:
     try:
         with entry.open() as f, zipfile.ZipFile(f) as zf:
             names = set(zf.namelist()[:50])
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (*DAMAGED, OSError, ValueError):
         return entry.suffix == ".zip"  # a broken .zip: walk it so the error is reported
     return not ({"word/document.xml", "mimetype", "[Content_Types].xml"} & names)
 
@@ -155,10 +162,13 @@ def _zip_entries(label: str, opener, root_name: str, root: str, depth: int, on_s
     except OSError as e:
         _skip(on_skip, label, f"cannot open: {e}")
         return
+    except InputError as e:  # a nested archive that is itself damaged
+        _skip(on_skip, label, e.reason, e.hint)
+        return
     try:
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, ValueError, EOFError) as e:
+        except (*DAMAGED, ValueError) as e:
             _skip(on_skip, label, f"not a readable ZIP archive ({e}); re-download it")
             return
         with zf:
@@ -207,6 +217,9 @@ def _member_opener(outer_opener, name: str, size: int, where: str):
         try:
             zf = zipfile.ZipFile(fh)
             raw = zf.open(name)
+        except (*DAMAGED, ValueError, RuntimeError) as e:  # RuntimeError: encrypted (a duplicate name)
+            fh.close()
+            raise InputError(where, f"archive member cannot be opened ({e})", "download the archive again") from None
         except Exception:
             fh.close()
             raise
@@ -223,6 +236,26 @@ def _member_opener(outer_opener, name: str, size: int, where: str):
         return io.BufferedReader(_Closing(raw, size + 1024 * 1024, where), buffer_size=1 << 20)
 
     return open_member
+
+
+def check_container(fh: IO[bytes], where: str, limit: int) -> None:
+    """Refuse a document that is a ZIP read whole (DOCX, EPUB) when its parts would unpack to
+    more than `limit` bytes, or one part at a zip-bomb ratio: reading it would fill memory.
+    `fh` must be seekable; it is left at the start. Not a ZIP: nothing to check here."""
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            infos = zf.infolist()
+    except Exception:  # not a readable ZIP: the document's own reader reports that
+        infos = []
+    finally:
+        fh.seek(0)
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if total > limit or (info.file_size > RATIO_MIN_BYTES
+                             and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+            raise InputError(where, f"would unpack to more than {limit // 1024**2} MB (zip bomb?)",
+                             "refusing to read it")
 
 
 def _spooled(member_opener):
