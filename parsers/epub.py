@@ -15,9 +15,10 @@ import zipfile
 from collections.abc import Iterator
 from urllib.parse import unquote
 
-from miner.documents import seekable, title_from_name
+from miner.documents import MAX_DOCUMENT_BYTES, seekable, title_from_name
 from miner.errors import InputError
 from miner.models import Block, Document
+from miner.sources import DAMAGED, check_container
 
 NAME = "epub"
 KIND = "document"
@@ -38,10 +39,24 @@ def _xml(data: bytes):
     from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
-    root = etree.fromstring(data, parser)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as e:  # even recover=True gives up on some bytes (a bad encoding)
+        raise ValueError(str(e)) from None
     if root is None:
         raise ValueError("empty XML")
     return root
+
+
+def _read(zf: zipfile.ZipFile, entry, name: str) -> bytes:
+    """One part of the book. KeyError when it is missing; InputError when it cannot be
+    unpacked (a damaged download, or a ZIP-level password)."""
+    try:
+        return zf.read(name)
+    except RuntimeError:  # zipfile: "File ... is encrypted, password required for extraction"
+        raise InputError(entry.name, "is password-protected", "only unprotected books can be read") from None
+    except DAMAGED as e:
+        raise InputError(entry.name, f"is damaged ({e})", "re-download or re-export the book") from None
 
 
 def parse(entry, opts) -> Iterator[Document]:
@@ -50,21 +65,22 @@ def parse(entry, opts) -> Iterator[Document]:
     bad = InputError(entry.name, "is not a readable EPUB (damaged ZIP or missing package file)",
                      "re-download or re-export the book")
     with seekable(entry, "EPUB") as fh:
+        check_container(fh, entry.name, MAX_DOCUMENT_BYTES)
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, ValueError, EOFError):
+        except (*DAMAGED, ValueError):
             raise bad from None
         with zf:
             names = set(zf.namelist())
             if "META-INF/encryption.xml" in names:
-                enc = zf.read("META-INF/encryption.xml")
+                enc = _read(zf, entry, "META-INF/encryption.xml")
                 if b"EncryptedData" in enc and b"font" not in enc.lower():
                     raise InputError(entry.name, "is DRM-protected (encrypted EPUB)",
                                      "only DRM-free books can be read; export your own manuscript instead")
             try:
-                container = _xml(zf.read("META-INF/container.xml"))
+                container = _xml(_read(zf, entry, "META-INF/container.xml"))
                 opf_path = container.find(".//c:rootfile", _OPF_NS).get("full-path")
-                opf = _xml(zf.read(opf_path))
+                opf = _xml(_read(zf, entry, opf_path))
             except (KeyError, AttributeError, ValueError, TypeError):
                 raise bad from None
             base = posixpath.dirname(opf_path)
@@ -84,7 +100,7 @@ def parse(entry, opts) -> Iterator[Document]:
                     continue
                 href = posixpath.normpath(posixpath.join(base, unquote(item.get("href") or "")))
                 try:
-                    data = zf.read(href)
+                    data = _read(zf, entry, href)
                 except KeyError:
                     continue  # a broken reference: the rest of the book is still worth reading
                 soup = soup_of(data)
