@@ -10,6 +10,7 @@ import base64
 import functools
 import gzip
 import hashlib
+import threading
 from importlib import resources
 
 O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
@@ -28,9 +29,18 @@ _O200K_PAT = "|".join(
 )
 
 
-@functools.lru_cache(maxsize=1)
+_lock = threading.Lock()
+
+
 def encoding():
-    """The o200k_base tiktoken Encoding, built from the bundled file."""
+    """The o200k_base tiktoken Encoding, built once from the bundled file (thread-safe: the
+    token tally thread and the main thread may both ask first)."""
+    with _lock:
+        return _build()
+
+
+@functools.lru_cache(maxsize=1)
+def _build():
     import tiktoken
 
     raw = gzip.decompress(resources.files("miner.data").joinpath("o200k_base.tiktoken.gz").read_bytes())
