@@ -1460,12 +1460,18 @@ class CollapseResult:
 
 
 Fold = Callable[[str, list[str]], str]
+# classify's signature: (request, answer, followup, next_answer, rules) -> Decision
+Judge = Callable[[str, str, str, "str | None", Rules], Decision]
 
 
-def collapse(conv: Conversation, rules: Rules, all_drafts: bool = False, fold: Fold | None = None) -> CollapseResult:
+def collapse(conv: Conversation, rules: Rules, all_drafts: bool = False, fold: Fold | None = None,
+             judge: Judge | None = None) -> CollapseResult:
     """Replace each retry chain (request, draft, follow-up, answer, ...) with one user turn
     (the folded request) and the accepted answer; one preference pair per chain (per draft
-    with all_drafts). Messages outside chains are kept as they are."""
+    with all_drafts). Messages outside chains are kept as they are. `judge` replaces
+    `classify` (miner.retries_llm asks an LLM through it); `fold` replaces the offline fold
+    (an empty answer from it falls back to the offline fold)."""
+    decide = judge or classify
     msgs = conv.messages
     n = len(msgs)
     out: list[Message] = []
@@ -1483,7 +1489,7 @@ def collapse(conv: Conversation, rules: Rules, all_drafts: bool = False, fold: F
         followups: list[int] = []
         decisions: list[Decision] = []
         while j + 2 < n and msgs[j + 1].role == "user" and msgs[j + 2].role == "assistant" and msgs[j + 2].content.strip():
-            d = classify(request, msgs[j].content, msgs[j + 1].content, msgs[j + 2].content, rules)
+            d = decide(request, msgs[j].content, msgs[j + 1].content, msgs[j + 2].content, rules)
             examined.append((j + 1, d))
             if not d.is_retry:
                 break
