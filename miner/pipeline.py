@@ -46,6 +46,15 @@ class ConvertOptions:
     title_match: str | None = None
     force: bool = False
     extra: dict = field(default_factory=dict)
+    # --retry-detector llm (miner.retries_llm): an LLM judges short follow-ups and folds chains
+    retry_detector: str = "offline"  # or "llm"
+    provider: str | None = None  # openai (default) or gemini
+    model: str = ""
+    base_url: str | None = None
+    api_key: str | None = None  # library callers only; the CLI reads keys from the environment
+    cache: str | None = None
+    no_cache: bool = False
+    retry_max_words: int = 60  # longer follow-ups are decided offline
 
 
 def iter_conversations(paths: list[str], summary: Summary, attachments: bool = False,
@@ -125,6 +134,16 @@ def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progr
     title_re = _compile(options.title_match)
     summary = Summary(title=f"miner convert -> {out}")
     rules = _retry_rules(options) if options.collapse or writer.KIND == "preference" else None
+    detector = _retry_detector(options, rules)
+    try:
+        return _convert(paths, out, options, progress, writer, title_re, summary, rules, detector)
+    finally:
+        if detector is not None:
+            detector.close()
+            detector.report(summary)
+
+
+def _convert(paths, out, options, progress, writer, title_re, summary, rules, detector) -> Summary:
     counted_messages = 0
     tally = tokens.Tally()
     with tally, JsonlWriter(out, force=options.force) as w:
@@ -132,7 +151,7 @@ def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progr
             if isinstance(item, Preference):
                 _write_pair(w, writer, item, summary, options, tally)
                 continue
-            for example, pairs in _prepare(item, options, rules, title_re, summary):
+            for example, pairs in _prepare(item, options, rules, title_re, summary, detector):
                 if writer.KIND == "preference":
                     for pair in pairs:
                         _write_pair(w, writer, pair, summary, options, tally)
@@ -164,7 +183,7 @@ class NothingWritten(MinerError):
         super().__init__("no examples were written; see the skipped reasons above")
 
 
-def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Summary):
+def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Summary, detector=None):
     """Clean, filter, collapse and size one conversation. Yields (example, pairs)."""
     conv = replace(conv, messages=transforms.normalize(conv.messages))
     conv = transforms.trim_to_trainable(conv)
@@ -179,7 +198,10 @@ def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Su
     if rules is not None:
         from miner import retries
 
-        res = retries.collapse(conv, rules, all_drafts=o.all_drafts)
+        if detector is not None:
+            res = detector.collapse(conv, all_drafts=o.all_drafts)
+        else:
+            res = retries.collapse(conv, rules, all_drafts=o.all_drafts)
         if res.chains:
             summary.add("retry chains found", len(res.chains))
             if o.collapse:
@@ -233,6 +255,21 @@ def _retry_rules(o: ConvertOptions):
     except ImportError:  # pragma: no cover - the module ships with miner
         return None
     return retries.load_rules(o.retry_rules)
+
+
+def _retry_detector(o: ConvertOptions, rules):
+    """The LLM retry detector for --retry-detector llm; None when detecting offline or when
+    nothing is collapsed or paired (then no LLM is needed)."""
+    if o.retry_detector == "offline" and not (o.provider or o.model or o.base_url):
+        return None
+    from miner import retries_llm
+
+    retries_llm.check_options(o.retry_detector, o.provider, o.model, o.base_url, o.retry_max_words)
+    if rules is None or o.retry_detector != "llm":
+        return None
+    return retries_llm.LLMDetector(rules, retries_llm.LLMSettings(
+        provider=o.provider or "openai", model=o.model, base_url=o.base_url, api_key=o.api_key, cache=o.cache,
+        no_cache=o.no_cache, max_words=o.retry_max_words))
 
 
 def _compile(pattern: str | None):
