@@ -10,6 +10,7 @@ from miner.errors import ConfigError
 from miner.pipeline import ConvertOptions, NothingWritten, convert
 
 from .common import debug_option, force_option, handle_errors, print_summary, progress, quiet_option
+from .retries import with_detector_options
 
 
 def _date(value: str | None, flag: str) -> float | None:
@@ -24,6 +25,7 @@ def _date(value: str | None, flag: str) -> float | None:
     return d.timestamp()
 
 
+@with_detector_options(after="retry_rules")
 @click.command("convert")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="The JSONL file to write.")
@@ -52,7 +54,8 @@ def _date(value: str | None, flag: str) -> float | None:
 @debug_option
 @handle_errors
 def command(inputs, out, fmt, system, system_file, attachments, artifacts, no_collapse, retry_rules, all_drafts, max_tokens,
-            long_, min_turns, since, until, title_match, force, quiet, debug):
+            long_, min_turns, since, until, title_match, force, quiet, debug, retry_detector, provider, model, base_url,
+            retry_max_words, cache, no_cache):
     """Convert ChatGPT/Claude exports (the ZIP or its conversations.json) and chat JSONL into
     training JSONL: one line per conversation, following the branch you actually kept.
 
@@ -63,6 +66,7 @@ def command(inputs, out, fmt, system, system_file, attachments, artifacts, no_co
       miner convert export.zip -o dpo.jsonl --format openai-dpo      # pairs from retry chains
       miner convert export.zip -o chats.jsonl --max-tokens 8000 --since 2024-01-01
       miner convert chats.jsonl -o chats.gemini.jsonl --format vertex   # re-format a dataset
+      miner convert export.zip -o chats.jsonl --retry-detector llm --model gpt-4o-mini  # an LLM spots retries
 
     Retry chains ("make it longer", "try again") are collapsed by default: the follow-up is
     folded into the first request and the accepted answer replaces the first draft.
@@ -74,7 +78,9 @@ def command(inputs, out, fmt, system, system_file, attachments, artifacts, no_co
                           collapse=not no_collapse,
                           retry_rules=retry_rules, all_drafts=all_drafts, max_tokens=max_tokens, long=long_,
                           min_turns=min_turns, since=_date(since, "--since"), until=_date(until, "--until"),
-                          title_match=title_match, force=force)
+                          title_match=title_match, force=force, retry_detector=retry_detector, provider=provider,
+                          model=model, base_url=base_url, cache=cache, no_cache=no_cache,
+                          retry_max_words=retry_max_words)
     with progress("Converting", quiet=quiet, unit="conversations") as advance:
         try:
             summary = convert(list(inputs), out, opts, progress=advance)
