@@ -141,8 +141,13 @@ def strip_gutenberg_blocks(blocks: list[Block]) -> list[Block]:
 def soup_of(data: bytes | str):
     from bs4 import BeautifulSoup
 
+    if isinstance(data, bytes) and _declares_charset(data):
+        try:
+            return BeautifulSoup(data, "lxml")
+        except (ValueError, LookupError):  # a garbled charset name ("\x02utf-8"): decode it ourselves
+            pass
     if isinstance(data, bytes):
-        data = text_of(data) if not _declares_charset(data) else data
+        data = text_of(data)
     return BeautifulSoup(data, "lxml")
 
 
