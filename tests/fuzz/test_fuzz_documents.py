@@ -207,6 +207,14 @@ def test_deep_nesting_huge_lines_and_odd_encodings(name, blob, tmp_path):
     check(name, blob, tmp_path)
 
 
+@pytest.mark.parametrize("charset", [b"\x02utf-8", b"utf-\x1f8", b"no-such-charset", b"\"\"", b"utf-8\n"])
+def test_garbled_charset_declaration_in_html(charset, tmp_path):
+    """Found by bench/fuzz_atheris.py: a control character in <meta charset> crashed lxml."""
+    blob = b'<html><head><meta charset="' + charset + b'"><title>Sea</title></head><body><p>The tide.</p></body></html>'
+    for o in check("page.html", blob, tmp_path):
+        assert o.items["document"] == 1, o
+
+
 def test_pdf_with_an_xref_loop_and_absurd_lengths(tmp_path):
     pdf = seeds("pdf")[0][1]
     for bad in (pdf.replace(b"/Length", b"/Length 999999999 /X", 1),
