@@ -60,6 +60,17 @@ def _read(zf: zipfile.ZipFile, entry, name: str) -> bytes:
 
 
 def parse(entry, opts) -> Iterator[Document]:
+    try:
+        doc = _book(entry)
+    except (ValueError, TypeError, AttributeError, KeyError, OSError) as e:
+        # lxml's recovery turns damaged XML into trees that can still fail when read (text
+        # that is not UTF-8, ...), and a damaged ZIP can fail on any read: a bad file either way.
+        raise InputError(entry.name, f"is not a readable EPUB ({type(e).__name__})",
+                         "re-download or re-export the book") from None
+    yield doc
+
+
+def _book(entry) -> Document:
     from miner.parsers.html import blocks_from_element, soup_of
 
     bad = InputError(entry.name, "is not a readable EPUB (damaged ZIP or missing package file)",
@@ -110,5 +121,5 @@ def parse(entry, opts) -> Iterator[Document]:
                 if blocks and part[0].kind != "heading":
                     blocks.append(Block("page"))
                 blocks.extend(part)
-    yield Document(title=title or title_from_name(entry.name), source=entry.name, blocks=blocks)
+    return Document(title=title or title_from_name(entry.name), source=entry.name, blocks=blocks)
 
