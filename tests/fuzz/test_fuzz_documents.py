@@ -215,6 +215,29 @@ def test_garbled_charset_declaration_in_html(charset, tmp_path):
         assert o.items["document"] == 1, o
 
 
+# Inputs the fuzzers once crashed a parser with (rebuilt from their seeds: mutate() and
+# mutate_zip() are deterministic), kept so the fixes stay fixed.
+KNOWN = [
+    ("epub", "members", 11985276, 0, "Book.epub"),  # title text not UTF-8 after lxml's recovery
+    ("epub", "bytes", 72, 3, "Book.epub"),  # a seek before the start of the file (OSError)
+    ("epub", "members", 44127, 0, "Book.epub"),  # XMLSyntaxError from the package file
+    ("epub", "members", 313, 0, "Book.epub"),  # zlib.error inside a chapter
+    ("docx", "members", 490, 0, "chapter.docx"),  # no <w:body>
+]
+
+
+@pytest.mark.parametrize("parser,how,seed,rounds,name", KNOWN)
+def test_inputs_that_once_crashed_a_parser(parser, how, seed, rounds, name, tmp_path):
+    import random
+
+    from fuzzkit import TOKENS, mutate, mutate_zip
+
+    data = seeds(parser)[-1 if parser == "docx" else 0][1]
+    blob = mutate_zip(data, random.Random(seed), "xml") if how == "members" else \
+        mutate(data, random.Random(seed), TOKENS["xml"], rounds)
+    check(name, blob, tmp_path)
+
+
 def test_pdf_with_an_xref_loop_and_absurd_lengths(tmp_path):
     pdf = seeds("pdf")[0][1]
     for bad in (pdf.replace(b"/Length", b"/Length 999999999 /X", 1),
