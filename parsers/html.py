@@ -139,7 +139,13 @@ def strip_gutenberg_blocks(blocks: list[Block]) -> list[Block]:
 
 
 def soup_of(data: bytes | str):
-    from bs4 import BeautifulSoup
+    import warnings
+
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+    # EPUB chapters and ENML are XHTML: the HTML parser reads them as intended, so bs4's
+    # advice to switch parsers would only be noise on the user's terminal.
+    warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
     if isinstance(data, bytes) and _declares_charset(data):
         try:
