@@ -50,8 +50,11 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     if not m:
         return {}, text
     try:
-        data = yaml.safe_load(m.group(1))
-    except (yaml.YAMLError, RecursionError):  # PyYAML composes nested values recursively
+        try:
+            data = yaml.safe_load(m.group(1))
+        except ValueError:  # an impossible date ("2024-02-30"): keep the dates as written
+            data = yaml.load(m.group(1), Loader=_text_dates_loader())  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, RecursionError, ValueError):  # PyYAML composes nested values recursively
         return {}, text
     if not isinstance(data, dict):
         return {}, text
@@ -60,6 +63,16 @@ def split_front_matter(text: str) -> tuple[dict, str]:
         return {str(k): _plain(v, budget, set()) for k, v in data.items()}, text[m.end():]
     except _Unusable:
         return {}, text
+
+
+def _text_dates_loader():
+    import yaml
+
+    class TextDates(yaml.SafeLoader):
+        """SafeLoader that leaves timestamps as the text the author typed."""
+
+    TextDates.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+    return TextDates
 
 
 FRONT_MATTER_VALUES = 10_000  # real front matter holds a few dozen values
