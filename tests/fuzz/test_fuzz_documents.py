@@ -115,6 +115,20 @@ def test_hostile_front_matter_keeps_the_note(front, tmp_path):
         assert o.items["document"] == 1, o
 
 
+@pytest.mark.parametrize("date", ["2024-02-30", "2023-13-01", "2024-01-01 25:61:00"])
+def test_impossible_date_in_front_matter(date, tmp_path):
+    """Found by the slow fuzz run: PyYAML raises ValueError for a date that cannot exist."""
+    blob = f"---\ntitle: Salt Road\ncreated: {date}\ntags: [walks]\n---\nThe road ran white to the sea.\n".encode()
+    from miner import parsers
+
+    e = bytes_entry("v.zip!note.md", blob)
+    [doc] = list(parsers.detect(e).parse(e, parsers.ParseOptions()))
+    assert doc.title == "Salt Road" and doc.meta["created"] == date and doc.meta["tags"] == ["walks"]
+    assert [b.text for b in doc.blocks] == ["The road ran white to the sea."]  # no YAML in the prose
+    for o in check("note.md", blob, tmp_path):
+        assert o.items["document"] == 1
+
+
 BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                   + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">' for i in range(1, 10))
                   + "]>")
