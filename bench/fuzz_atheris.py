@@ -8,6 +8,10 @@ hypothesis suite in tests/fuzz. Not part of the test run: a tool for a developer
 The first byte of each input picks the file name (and so the suffix detection sees), the rest
 is the file's content. The contract is the one tests/fuzz checks: records or a MinerError,
 never another exception. Seeds: samples/ and tests/data are copied into CORPUS_DIR.
+
+What it found beyond the hypothesis suite (10 minutes, ~36,000 runs at ~60 runs/s): a control
+character in an HTML page's <meta charset> crashed lxml (fixed in parsers/html.py; regression
+test tests/fuzz/test_fuzz_documents.py::test_garbled_charset_declaration_in_html). Nothing else.
 """
 from __future__ import annotations
 
