@@ -177,7 +177,7 @@ def _zip_entries(label: str, opener, root_name: str, root: str, depth: int, on_s
                 if info.is_dir():
                     continue
                 name = info.filename
-                where = f"{label}!{name}"
+                where = f"{label}!{_printable(name)}"
                 parts = [x for x in name.replace("\\", "/").split("/") if x]
                 base = parts[-1] if parts else name
                 if any(x in SKIP_DIRS or x.startswith(".") for x in parts) or base.startswith("~$"):
@@ -274,6 +274,15 @@ def _spooled(member_opener):
         return tmp
 
     return open_spooled
+
+
+def _printable(name: str) -> str:
+    """A member name as shown to the user: a damaged archive can name a member with line
+    breaks or other control characters, which would break the one-line messages."""
+    if name.isprintable():
+        return name
+    return "".join(f"\\u{ord(c):04x}" if ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" else c
+                   for c in name)
 
 
 def _skip(on_skip, where: str, reason: str, hint: str = "") -> None:
