@@ -163,6 +163,25 @@ def _central_entry(blob: bytearray, filename: str, index: int) -> int:
     return pos
 
 
+def test_member_names_with_line_breaks_are_shown_on_one_line(tmp_path):
+    """Found by the slow fuzz run: a damaged archive named a member "CvEd\\n+2024.md"."""
+    path = tmp_path / "odd.zip"
+    path.write_bytes(zip_members({"notes/Two\nlines.md": b"# A\n\nThe tide.\n", "bad\x1b\u2028.md": b"x",
+                                  "Caf\u00e9 \u200fnote.md": b"y"}))
+    walk(str(path))
+    names = [e.name for e in iter_entries([str(path)])]
+    assert names == [f"{path}!Caf\u00e9 \u200fnote.md", f"{path}!bad\\u001b\\u2028.md",
+                     f"{path}!notes/Two\\u000alines.md"]
+
+
+def zip_members(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
 def test_a_flipped_byte_in_a_downloaded_export_is_one_clear_line(tmp_path):
     """One bad byte inside conversations.json's compressed data: the member is reported as
     damaged (CRC or inflate error), the rest of the archive is still read."""
