@@ -174,7 +174,7 @@ def _zip_entries(label: str, opener, root_name: str, root: str, depth: int, on_s
         with zf:
             total = 0
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                if info.is_dir():
+                if not info.filename or info.is_dir():  # a damaged directory can hold a nameless entry
                     continue
                 name = info.filename
                 where = f"{label}!{_printable(name)}"
