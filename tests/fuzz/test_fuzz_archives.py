@@ -174,6 +174,19 @@ def test_member_names_with_line_breaks_are_shown_on_one_line(tmp_path):
                      f"{path}!notes/Two\\u000alines.md"]
 
 
+def test_a_member_without_a_name_is_skipped(tmp_path):
+    """Found by the slow fuzz run: zipfile's is_dir() fails on an empty name (IndexError)."""
+    raw = bytearray(zip_members({"Q": b"x", "notes/a.md": b"# A\n\nThe tide.\n"}))
+    cd = raw.find(b"PK\x01\x02")  # the first directory record is "Q": its name becomes extra bytes
+    raw[cd + 28:cd + 30] = (0).to_bytes(2, "little")
+    raw[cd + 30:cd + 32] = (1).to_bytes(2, "little")
+    path = tmp_path / "nameless.zip"
+    path.write_bytes(bytes(raw))
+    assert "" in zipfile.ZipFile(path).namelist()
+    entries, _ = walk(str(path))
+    assert entries == 1
+
+
 def zip_members(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
