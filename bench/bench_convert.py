@@ -57,6 +57,8 @@ def main() -> None:
         "orjson.loads (bare decode)": [py, "-c", BARE, path],
         "miner.jsonstream iteration": [py, "-c", STREAM, path],
         "miner convert (default)": [py, "-m", "miner", "convert", path, "-o", out, "--force", "--quiet"],
+        "miner convert --no-collapse": [py, "-m", "miner", "convert", path, "-o", out, "--force", "--quiet",
+                                        "--no-collapse"],
     }
     if not a.skip_ijson:
         runs["ijson.items iteration"] = [py, "-c", IJSON, path]
