@@ -255,7 +255,7 @@ def _parse(entry) -> Iterator[Document]:
                 pages.append(lines)
                 positions.append(pos)
             info = reader.metadata
-            meta_title = (info.title if info and info.title else "") or ""
+            meta_title = info.title if info and isinstance(info.title, str) else ""  # damaged: /Title 42
         except InputError:
             raise
         except FileNotDecryptedError:
