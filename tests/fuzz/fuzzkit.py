@@ -9,6 +9,8 @@ Budgets: every fuzz test is parametrised twice: `quick` (a few dozen examples, i
 `pytest` run) and `10k` (10,000 examples, marked slow; CI runs `pytest -m slow`). The
 environment can change both: MINER_FUZZ_QUICK and MINER_FUZZ_EXAMPLES; MINER_FUZZ_SHRINK=1
 turns shrinking of failing inputs back on (off by default: it can take minutes per failure).
+Under CI=true the inputs are the same on every run (derandomized); elsewhere each run explores
+new ones, so run `pytest -m slow tests/fuzz` now and then to look for new crashes.
 
 Inputs come from three places, combined by hypothesis: export-shaped JSON with random types in
 every field (`shaped`), real samples (samples/, tests/data, and small files built here) put
@@ -47,6 +49,10 @@ SLOW = int(os.environ.get("MINER_FUZZ_EXAMPLES", "10000"))
 CASE_SECONDS = float(os.environ.get("MINER_FUZZ_CASE_SECONDS", "30"))  # one input: far above normal
 # Shrinking a failing export can take minutes; the failing input is reported either way.
 SHRINK = os.environ.get("MINER_FUZZ_SHRINK") == "1"
+# CI gates a change on the same inputs every time (a new random crash should not block an
+# unrelated change); anywhere else every run explores new inputs. MINER_FUZZ_RANDOM=1 forces
+# exploration in CI too.
+DERANDOMIZE = os.environ.get("CI") == "true" and os.environ.get("MINER_FUZZ_RANDOM") != "1"
 
 
 
@@ -68,7 +74,7 @@ def budget(n: int):
     """Hypothesis settings for `n` examples: no per-example deadline (the alarm below is the
     hang check; CI machines are shared and slow), no health checks that only measure speed."""
     phases = list(Phase) if SHRINK else [p for p in Phase if p is not Phase.shrink]
-    return settings(max_examples=n, deadline=None, derandomize=False, print_blob=True, phases=phases,
+    return settings(max_examples=n, deadline=None, derandomize=DERANDOMIZE, print_blob=True, phases=phases,
                     suppress_health_check=list(HealthCheck))
 
 

@@ -252,6 +252,16 @@ def test_inputs_that_once_crashed_a_parser(parser, how, seed, rounds, name, tmp_
     check(name, blob, tmp_path)
 
 
+@pytest.mark.parametrize("title", [b"42", b"[1 2]", b"<< /A 1 >>", b"null", b"/Name"])
+def test_pdf_title_that_is_not_text(title, tmp_path):
+    """Found by the slow fuzz run: a /Title that is a number crashed reading the metadata."""
+    pdf = seeds("pdf")[0][1]
+    blob = pdf.replace(b"/Title (Why I Keep a Notebook by the Kettle)", b"/Title " + title)
+    assert blob != pdf
+    for o in check("essay.pdf", blob, tmp_path):
+        assert o.items["document"] == 1, o
+
+
 def test_pdf_with_an_xref_loop_and_absurd_lengths(tmp_path):
     pdf = seeds("pdf")[0][1]
     for bad in (pdf.replace(b"/Length", b"/Length 999999999 /X", 1),
