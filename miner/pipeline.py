@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from . import tokens, transforms, writers
 from .errors import ConfigError, InputError, MinerError, UnknownFormat
-from .models import Conversation, Preference, Skip
+from .models import ROLES, Conversation, Preference, Skip
 from .output import JsonlWriter, check_writable
 from .sources import Entry, iter_entries
 from .summary import Summary
@@ -185,6 +185,11 @@ class NothingWritten(MinerError):
 
 def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Summary, detector=None):
     """Clean, filter, collapse and size one conversation. Yields (example, pairs)."""
+    bad_roles = sorted({m.role for m in conv.messages if m.role not in ROLES})
+    if bad_roles:
+        summary.skip("unknown message role", _where(conv), f"roles {', '.join(map(repr, bad_roles))}; "
+                     "use system, user, assistant or tool")
+        return
     conv = replace(conv, messages=transforms.normalize(conv.messages))
     conv = transforms.trim_to_trainable(conv)
     if not transforms.has_assistant(conv):
@@ -239,6 +244,11 @@ def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: C
     if writer.KIND != "preference":
         summary.skip(f"preference pair cannot be written as {o.format}", pair.id or pair.source,
                      "use --format openai-dpo or trl-preference")
+        return
+    bad = sorted({m.role for m in pair.prompt if m.role not in ROLES})
+    if bad or not pair.chosen.content.strip() or not pair.rejected.content.strip():
+        summary.skip("malformed preference pair", pair.id or pair.source,
+                     f"unknown roles {', '.join(map(repr, bad))}" if bad else "an empty answer")
         return
     try:
         w.write(writer.render(pair))
@@ -326,6 +336,14 @@ def inspect(paths: list[str], progress: Progress | None = None) -> tuple[list[di
         except MinerError as e:
             row["detail"] = str(e)
             summary.skip("unreadable", entry.name, str(e))
+        except READ_ERRORS as e:
+            row["detail"] = f"{type(e).__name__}: {e}"
+            summary.skip("unreadable", entry.name, row["detail"])
+        except Exception as e:  # a parser bug must not end the inspection of the other files
+            if os.environ.get("MINER_DEBUG") == "1":
+                raise
+            row["detail"] = f"internal error while reading (please report it): {type(e).__name__}: {e}"
+            summary.skip("internal error while reading (please report it)", entry.name, str(e))
         rows.append(row)
         summary.add("files read")
         if progress:

@@ -180,6 +180,9 @@ def _zip_entries(label: str, opener, root_name: str, root: str, depth: int, on_s
                 where = f"{label}!{_printable(name)}"
                 parts = [x for x in name.replace("\\", "/").split("/") if x]
                 base = parts[-1] if parts else name
+                if ".." in parts:
+                    _skip(on_skip, where, "member name points outside the archive (../); not read")
+                    continue
                 if any(x in SKIP_DIRS or x.startswith(".") for x in parts) or base.startswith("~$"):
                     continue
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:

@@ -10,6 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_one_gigabyte_chatgpt_export_converts_with_bounded_memory(tmp_path):
     export = tmp_path / "conversations.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(export), "--mb", "1024"], check=True,
@@ -17,8 +18,12 @@ def test_one_gigabyte_chatgpt_export_converts_with_bounded_memory(tmp_path):
     assert export.stat().st_size > 1_000_000_000
     out = tmp_path / "out.jsonl"
     p = subprocess.Popen([sys.executable, "-m", "miner", "convert", str(export), "-o", str(out), "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, status, usage = os.wait4(p.pid, 0)
+    finally:
+        if p.poll() is None:  # the test timed out: do not leave the converter running
+            p.kill()
     assert os.waitstatus_to_exitcode(status) == 0, p.stderr.read().decode()[-2000:]
     peak_mb = usage.ru_maxrss / 1024
     print(f"peak RSS converting 1 GB: {peak_mb:.0f} MB")

@@ -140,3 +140,14 @@ def test_sharegpt_input_is_read_back(tmp_path):
 def test_help_has_examples():
     r = run("convert", "--help")
     assert "Examples:" in r.output and "--system" in r.output
+
+
+def test_unknown_roles_are_skipped_not_written(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"messages":[{"role":"banana","content":"x"},{"role":"user","content":"hi"},'
+                   '{"role":"assistant","content":"yo"}]}\n'
+                   '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n')
+    r = run("convert", str(src), "-o", str(tmp_path / "o.jsonl"))
+    assert r.exit_code == 0
+    assert "unknown message role" in r.output
+    assert len(read(tmp_path / "o.jsonl")) == 1

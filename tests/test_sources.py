@@ -150,3 +150,10 @@ def test_docx_is_not_walked_as_an_archive(tmp_path):
     z = make_zip(tmp_path / "novel.docx", {"word/document.xml": b"<w/>", "[Content_Types].xml": b"<x/>"})
     entries, _ = collect([z])
     assert [e.name for e in entries] == [str(z)]
+
+
+def test_members_pointing_outside_the_archive_are_reported(tmp_path):
+    z = make_zip(tmp_path / "evil2.zip", {"../up.jsonl": LINE, "ok.jsonl": LINE})
+    entries, skips = collect([z])
+    assert [e.basename for e in entries] == ["ok.jsonl"]
+    assert any("outside the archive" in r for _, r in skips)
