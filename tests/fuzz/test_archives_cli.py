@@ -92,6 +92,11 @@ def test_hostile_archive_end_to_end(case, command, tmp_path, monkeypatch):
     archive.write_bytes(make())
     out = work / "out.jsonl"
     monkeypatch.chdir(work)
+    # A private temporary folder for this run, so other processes on the machine (which also
+    # create temporary files) cannot make the "nothing new in the temp folder" check flaky.
+    private_tmp = tmp_path / "systmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     before = snapshot(tmp_path, tempfile.gettempdir() if case != "absolute" else tmp_path)
     before_tmp = set(os.listdir(tempfile.gettempdir()))
 
