@@ -24,6 +24,8 @@ streams one conversation at a time, so the calls run on one event loop owned by 
 """
 from __future__ import annotations
 
+from miner.llm.executor import gather_all as _gather
+
 import asyncio
 import re
 from dataclasses import dataclass, replace
@@ -405,18 +407,6 @@ class LLMDetector:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-async def _gather(coros: list) -> list:
-    """asyncio.gather that cancels the siblings when one fails (3.10 has no TaskGroup)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 __all__ = ["LLMDetector", "LLMSettings", "check_options", "clip", "judge_request", "parse_judgement",

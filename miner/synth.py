@@ -12,6 +12,8 @@ cache as it arrives, so a killed run resumes by re-running the same command.
 """
 from __future__ import annotations
 
+from miner.llm.executor import gather_all as _gather
+
 import asyncio
 import os
 from collections import deque
@@ -568,18 +570,6 @@ class _Run:
                 s.add("  invalid break positions ignored", c.chunker_bad)
             if c.chunker_calls_failed:
                 s.add("  documents chunked by structure instead (no usable answer)", c.chunker_calls_failed)
-
-
-async def _gather(coros: list) -> list:
-    """asyncio.gather that cancels the siblings when one fails (3.10 has no TaskGroup)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def _where(c: Chunk) -> str:

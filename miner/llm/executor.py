@@ -195,3 +195,15 @@ class Executor:
                 self.stats.retries += 1
                 await self.sleep(s.backoff.delay(attempt, e.retry_after))
                 attempt += 1
+
+
+async def gather_all(coros: list) -> list:
+    """asyncio.gather that cancels the siblings when one fails (3.10 has no TaskGroup)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
