@@ -1,3 +1,4 @@
 from miner.cli import main
 
-main()
+if __name__ == "__main__":  # not when multiprocessing imports it in a worker
+    main()

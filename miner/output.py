@@ -108,6 +108,11 @@ class JsonlWriter:
         self._fh.write(orjson.dumps(obj) + b"\n")
         self.lines += 1
 
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Lines already serialized, each ending in a newline."""
+        self._fh.writelines(lines)
+        self.lines += len(lines)
+
     def __exit__(self, *exc):
         return self._atomic.__exit__(*exc)
 

@@ -16,10 +16,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
-from . import tokens, transforms, writers
+from . import parallel, tokens, transforms, writers
 from .errors import ConfigError, InputError, MinerError, UnknownFormat
 from .models import ROLES, Conversation, Preference, Skip
-from .output import JsonlWriter, check_writable
+from .output import JsonlWriter, check_writable, dumps
 from .sources import Entry, iter_entries
 from .summary import Summary
 
@@ -55,6 +55,8 @@ class ConvertOptions:
     cache: str | None = None
     no_cache: bool = False
     retry_max_words: int = 60  # longer follow-ups are decided offline
+    jobs: int = 1  # worker processes; 0 = one per CPU (miner.parallel.auto_jobs); 1 = none
+    parallel_min_bytes: int = 8 << 20  # smaller inputs are done in-process: workers take ~0.4 s to start
 
 
 def iter_conversations(paths: list[str], summary: Summary, attachments: bool = False,
@@ -144,37 +146,127 @@ def convert(paths: list[str], out: str, options: ConvertOptions, progress: Progr
 
 
 def _convert(paths, out, options, progress, writer, title_re, summary, rules, detector) -> Summary:
-    counted_messages = 0
-    tally = tokens.Tally()
-    with tally, JsonlWriter(out, force=options.force) as w:
+    jobs = options.jobs or parallel.auto_jobs()
+    if detector is not None or _input_bytes(paths) < options.parallel_min_bytes:
+        jobs = 1  # the LLM detector waits on the network, not the CPU; small inputs are quick anyway
+    with JsonlWriter(out, force=options.force) as w, _Stage(options, writer, rules, title_re, detector, jobs) as stage:
         for item in iter_conversations(paths, summary, options.attachments, progress, options.artifacts):
-            if isinstance(item, Preference):
-                _write_pair(w, writer, item, summary, options, tally)
-                continue
-            for example, pairs in _prepare(item, options, rules, title_re, summary, detector):
-                if writer.KIND == "preference":
-                    for pair in pairs:
-                        _write_pair(w, writer, pair, summary, options, tally)
-                    if not pairs:
-                        summary.add("conversations without a retry chain (no pair)")
-                    continue
-                try:
-                    line = writer.render(example)
-                except writers.FormatError as e:
-                    summary.skip(f"cannot be written as {options.format}", _where(example), str(e))
-                    continue
-                w.write(line)
-                summary.add("examples written")
-                counted_messages += len(example.messages)
-                tally.add(example.messages)
-        written = w.lines
-        if written == 0:
+            for lines, part in stage.feed(item):
+                w.write_lines(lines)
+                summary.merge(part)
+        for lines, part in stage.finish():
+            w.write_lines(lines)
+            summary.merge(part)
+        if w.lines == 0:
             # Nothing usable: leave no empty file behind and let the CLI exit non-zero.
             raise NothingWritten(summary)
-    summary.counts["messages"] = counted_messages
-    summary.counts["tokens"] = tally.total
+    summary.counts["messages"] += 0
+    summary.counts["tokens"] += 0
     _order(summary)
     return summary
+
+
+def _input_bytes(paths: list[str]) -> int:
+    """Bytes on disk under `paths` (compressed, for archives): decides whether workers pay off."""
+    total = 0
+    for p in paths:
+        files = [os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs] if os.path.isdir(p) else [p]
+        for f in files:
+            try:
+                total += os.stat(f).st_size
+            except OSError:
+                pass  # reported when the file is read
+    return total
+
+
+class _Stage:
+    """Turns parsed items into output lines, in this process or in `jobs` worker processes
+    (miner.parallel), always in input order. Each result is (lines, Summary of what those
+    items added)."""
+
+    BATCH_ITEMS = 32
+    BATCH_CHARS = 1 << 20
+
+    def __init__(self, o: ConvertOptions, writer, rules, title_re, detector, jobs: int):
+        self.o, self.writer, self.rules, self.title_re, self.detector = o, writer, rules, title_re, detector
+        self.pool = parallel.OrderedPool(_render_batch, jobs, _worker_setup, (o,)) if jobs > 1 else None
+        self.batch: list = []
+        self.chars = 0
+
+    def feed(self, item) -> Iterator[tuple[list[bytes], Summary]]:
+        if self.pool is None:
+            part = Summary()
+            yield _render(item, self.o, self.writer, self.rules, self.title_re, self.detector, part), part
+            return
+        self.batch.append(item)
+        self.chars += _size(item)
+        if len(self.batch) >= self.BATCH_ITEMS or self.chars >= self.BATCH_CHARS:
+            yield from self.pool.submit(self._take())
+
+    def finish(self) -> Iterator[tuple[list[bytes], Summary]]:
+        if self.pool is not None:
+            if self.batch:
+                yield from self.pool.submit(self._take())
+            yield from self.pool.drain()
+
+    def _take(self) -> list:
+        batch, self.batch, self.chars = self.batch, [], 0
+        return batch
+
+    def __enter__(self) -> "_Stage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _size(item) -> int:
+    msgs = item.messages if isinstance(item, Conversation) else [*item.prompt, item.chosen, item.rejected]
+    return sum(len(m.content) if isinstance(m.content, str) else 1000 for m in msgs)
+
+
+_WORKER: tuple | None = None
+
+
+def _worker_setup(o: ConvertOptions) -> None:
+    """Runs once in each worker process: what _render needs, built from the options."""
+    global _WORKER
+    rules = _retry_rules(o) if o.collapse or writers.get(o.format).KIND == "preference" else None
+    _WORKER = (o, writers.get(o.format), rules, _compile(o.title_match), None)
+
+
+def _render_batch(items: list) -> tuple[list[bytes], Summary]:
+    part = Summary()
+    lines: list[bytes] = []
+    for item in items:
+        lines.extend(_render(item, *_WORKER, part))  # type: ignore[misc]
+    return lines, part
+
+
+def _render(item, o: ConvertOptions, writer, rules, title_re, detector, summary: Summary) -> list[bytes]:
+    """The output lines for one parsed item; what was written, skipped and counted goes to
+    `summary` (examples or pairs written, messages, tokens)."""
+    if isinstance(item, Preference):
+        line = _pair_line(writer, item, summary, o)
+        return [line] if line else []
+    lines = []
+    for example, pairs in _prepare(item, o, rules, title_re, summary, detector):
+        if writer.KIND == "preference":
+            lines.extend(x for x in (_pair_line(writer, p, summary, o) for p in pairs) if x)
+            if not pairs:
+                summary.add("conversations without a retry chain (no pair)")
+            continue
+        try:
+            line = dumps(writer.render(example)) + b"\n"
+        except writers.FormatError as e:
+            summary.skip(f"cannot be written as {o.format}", _where(example), str(e))
+            continue
+        lines.append(line)
+        summary.add("examples written")
+        summary.add("messages", len(example.messages))
+        summary.add("tokens", tokens.count_messages(example.messages))
+    return lines
 
 
 class NothingWritten(MinerError):
@@ -240,23 +332,24 @@ def _with_system_pair(p: Preference, system: str | None) -> Preference:
     return replace(p, prompt=[Message("system", system)] + prompt)
 
 
-def _write_pair(w: JsonlWriter, writer, pair: Preference, summary: Summary, o: ConvertOptions, tally) -> None:
+def _pair_line(writer, pair: Preference, summary: Summary, o: ConvertOptions) -> bytes | None:
     if writer.KIND != "preference":
         summary.skip(f"preference pair cannot be written as {o.format}", pair.id or pair.source,
                      "use --format openai-dpo or trl-preference")
-        return
+        return None
     bad = sorted({m.role for m in pair.prompt if m.role not in ROLES})
     if bad or not pair.chosen.content.strip() or not pair.rejected.content.strip():
         summary.skip("malformed preference pair", pair.id or pair.source,
                      f"unknown roles {', '.join(map(repr, bad))}" if bad else "an empty answer")
-        return
+        return None
     try:
-        w.write(writer.render(pair))
+        line = dumps(writer.render(pair)) + b"\n"
     except writers.FormatError as e:
         summary.skip(f"cannot be written as {o.format}", pair.id or pair.source, str(e))
-        return
+        return None
     summary.add("preference pairs written")
-    tally.add(pair.prompt + [pair.chosen, pair.rejected])
+    summary.add("tokens", tokens.count_messages(pair.prompt + [pair.chosen, pair.rejected]))
+    return line
 
 
 def _retry_rules(o: ConvertOptions):
@@ -296,12 +389,16 @@ def _where(conv: Conversation) -> str:
     return f"{conv.source} conversation {label!r}" if conv.source else f"conversation {label!r}"
 
 
-_ORDER = ["files read", "conversations read", "examples written", "preference pairs written", "messages", "tokens"]
+_ORDER = ["files read", "conversations read", "examples written", "preference pairs written", "messages", "tokens",
+          "archive files ignored (not chat data)", "retry chains found", "retry chains collapsed",
+          "conversations without a retry chain (no pair)", "long conversations split",
+          "exchanges dropped (one exchange over --max-tokens)", "branch chosen by newest leaf (no current node)"]
 
 
 def _order(summary: Summary) -> None:
+    # a fixed order, so the table reads the same whatever order workers reported in
     ordered = {k: summary.counts[k] for k in _ORDER if k in summary.counts}
-    ordered.update({k: v for k, v in summary.counts.items() if k not in ordered})
+    ordered.update({k: summary.counts[k] for k in sorted(summary.counts) if k not in ordered})
     summary.counts.clear()
     summary.counts.update(ordered)
 

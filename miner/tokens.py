@@ -66,6 +66,12 @@ def count(text: str) -> int:
     return len(encoding().encode_ordinary(text))
 
 
+@functools.lru_cache(maxsize=256)
+def _count_short(text: str) -> int:
+    # roles and names repeat on every message: one encode each instead of one per message
+    return count(text)
+
+
 def count_messages(messages) -> int:
     """Tokens of a chat example the way OpenAI bills it (cookbook method): 3 per message,
     the content and name, plus 3 for the assistant priming. Accepts Message objects or dicts."""
@@ -75,7 +81,7 @@ def count_messages(messages) -> int:
             role, content, name = m.get("role", ""), m.get("content"), m.get("name")
         else:
             role, content, name = m.role, m.content, None
-        total += 3 + count(role or "")
+        total += 3 + _count_short(role or "")
         if isinstance(content, str):
             total += count(content)
         elif content is not None:
@@ -83,50 +89,5 @@ def count_messages(messages) -> int:
 
             total += count(orjson.dumps(content).decode())
         if name:
-            total += 1 + count(str(name))
+            total += 1 + _count_short(str(name))
     return total
-
-
-class Tally:
-    """Sums count_messages() over many examples on a worker thread.
-
-    tiktoken's encoder releases the GIL, so counting runs on the second core while the main
-    thread parses and writes; a bounded queue keeps memory flat. Use as a context manager and
-    read `.total` after it closes."""
-
-    def __init__(self, max_pending: int = 256):
-        import queue
-        import threading
-
-        self.total = 0
-        self._q: "queue.Queue" = queue.Queue(maxsize=max_pending)
-        self._error: BaseException | None = None
-        self._t = threading.Thread(target=self._run, name="miner-token-tally", daemon=True)
-        self._t.start()
-
-    def _run(self) -> None:
-        encoding()  # load once, off the main thread
-        while True:
-            msgs = self._q.get()
-            if msgs is None:
-                return
-            try:
-                self.total += count_messages(msgs)
-            except BaseException as e:  # pragma: no cover - surfaced on close
-                self._error = e
-
-    def add(self, messages) -> None:
-        self._q.put(list(messages))
-
-    def close(self) -> int:
-        self._q.put(None)
-        self._t.join()
-        if self._error is not None:
-            raise self._error
-        return self.total
-
-    def __enter__(self) -> "Tally":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

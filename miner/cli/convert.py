@@ -49,12 +49,14 @@ def _date(value: str | None, flag: str) -> float | None:
 @click.option("--since", help="Only conversations started on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only conversations started before this date (YYYY-MM-DD).")
 @click.option("--title-match", help="Only conversations whose title matches this regular expression (case-insensitive).")
+@click.option("--jobs", type=click.IntRange(min=1),
+              help="Worker processes for inputs over 8 MB (default: one per CPU, at most 8; 1 = work in one process).")
 @force_option
 @quiet_option
 @debug_option
 @handle_errors
 def command(inputs, out, fmt, system, system_file, attachments, artifacts, no_collapse, retry_rules, all_drafts, max_tokens,
-            long_, min_turns, since, until, title_match, force, quiet, debug, retry_detector, provider, model, base_url,
+            long_, min_turns, since, until, title_match, jobs, force, quiet, debug, retry_detector, provider, model, base_url,
             retry_max_words, cache, no_cache):
     """Convert ChatGPT/Claude exports (the ZIP or its conversations.json) and chat JSONL into
     training JSONL: one line per conversation, following the branch you actually kept.
@@ -80,7 +82,7 @@ def command(inputs, out, fmt, system, system_file, attachments, artifacts, no_co
                           min_turns=min_turns, since=_date(since, "--since"), until=_date(until, "--until"),
                           title_match=title_match, force=force, retry_detector=retry_detector, provider=provider,
                           model=model, base_url=base_url, cache=cache, no_cache=no_cache,
-                          retry_max_words=retry_max_words)
+                          retry_max_words=retry_max_words, jobs=jobs or 0)
     with progress("Converting", quiet=quiet, unit="conversations") as advance:
         try:
             summary = convert(list(inputs), out, opts, progress=advance)

@@ -1,0 +1,144 @@
+"""`miner convert` with worker processes writes exactly what one process writes: the same bytes
+in the same order, and the same summary (counts, skip reasons and their examples), whatever
+the input holds; and a worker that dies is a clear error, not a hang."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from chat_builders import claude_simple, gpt_simple, write
+from miner import parallel
+from miner.pipeline import ConvertOptions, convert
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = [str(ROOT / "samples" / "chatgpt-export.zip"), str(ROOT / "samples" / "claude-export.zip")]
+
+
+def _retry_chat(i: int) -> dict:
+    return gpt_simple(("user", f"Write a short scene {i} at the harbour."),
+                      ("assistant", f"The boats knocked together in the dark harbour while Mara counted {i} lamps."),
+                      ("user", "Make it longer and add dialogue."),
+                      ("assistant", f"The boats knocked together in the dark harbour. 'Count them,' said Mara, "
+                                    f"and Tom counted {i} lamps, then {i + 1}, and the water talked under the hulls."),
+                      id=f"retry-{i}", title=f"Retry {i}")
+
+
+@pytest.fixture(scope="module")
+def mixed_export(tmp_path_factory) -> Path:
+    """Conversations of every kind a run meets: plain, retry chains, empty, broken, filtered."""
+    convs: list = []
+    for i in range(300):
+        k = i % 6
+        if k == 0:
+            convs.append(_retry_chat(i))
+        elif k == 1:
+            convs.append(gpt_simple(("user", f"Only a question {i}?"), id=f"noanswer-{i}"))  # skipped: no answer
+        elif k == 2:
+            convs.append({"id": f"broken-{i}", "mapping": "not a mapping", "current_node": "x"})  # skipped: broken
+        else:
+            turns = []
+            for t in range(1 + i % 4):
+                turns += [("user", f"Question {i}.{t}: tell me about the lighthouse keeper's {t} dogs."),
+                          ("assistant", f"Answer {i}.{t}: " + "the keeper walked the cliff with them " * (1 + t))]
+            convs.append(gpt_simple(*turns, id=f"plain-{i}", title=f"Plain {i}"))
+    return write(tmp_path_factory.mktemp("mixed") / "conversations.json", convs)
+
+
+def _run(paths: list[str], out: Path, jobs: int, **kw):
+    summary = convert(paths, str(out), ConvertOptions(force=True, jobs=jobs, parallel_min_bytes=0, **kw))
+    return out.read_bytes(), summary
+
+
+@pytest.mark.parametrize("kw", [
+    {},
+    {"collapse": False},
+    {"format": "openai-dpo"},
+    {"max_tokens": 90, "system": "You are Mara."},
+    {"format": "sharegpt", "min_turns": 2},
+], ids=["default", "no-collapse", "dpo", "max-tokens", "sharegpt"])
+def test_workers_write_the_same_bytes_and_summary_as_one_process(mixed_export, tmp_path, kw):
+    paths = [str(mixed_export), *SAMPLES]
+    one, s1 = _run(paths, tmp_path / "one.jsonl", 1, **kw)
+    many, s2 = _run(paths, tmp_path / "many.jsonl", 3, **kw)
+    assert one and many == one
+    assert s2.to_dict() == s1.to_dict()
+    assert list(s2.counts) == list(s1.counts)  # the table prints in the same order too
+
+
+def test_the_mixed_export_exercises_every_path(mixed_export, tmp_path):
+    _, s = _run([str(mixed_export)], tmp_path / "x.jsonl", 2)
+    assert s.counts["retry chains collapsed"] == 50
+    assert s.skips["no assistant turn after cleaning"] == 50
+    assert sum(v for k, v in s.skips.items() if "broken" in k or "unreadable" in k or "invalid" in k) >= 1, s.skips
+    assert s.counts["tokens"] > 0 and s.counts["messages"] > 0
+
+
+def test_pairs_read_back_from_dpo_jsonl_go_through_workers_unchanged(mixed_export, tmp_path):
+    dpo, _ = _run([str(mixed_export)], tmp_path / "pairs.jsonl", 1, format="openai-dpo")
+    assert dpo.count(b"\n") == 50
+    one, s1 = _run([str(tmp_path / "pairs.jsonl")], tmp_path / "again1.jsonl", 1, format="trl-preference")
+    many, s2 = _run([str(tmp_path / "pairs.jsonl")], tmp_path / "again2.jsonl", 2, format="trl-preference")
+    assert many == one and s2.to_dict() == s1.to_dict()
+    assert orjson.loads(one.splitlines()[0])["chosen"]
+
+
+def test_small_inputs_stay_in_one_process(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(parallel.OrderedPool, "__init__", lambda self, *a, **k: started.append(a))
+    convert(SAMPLES, str(tmp_path / "s.jsonl"), ConvertOptions(force=True, jobs=4))  # default threshold: 8 MB
+    assert started == []
+
+
+def test_cli_uses_workers_for_a_big_export_and_matches_jobs_1(tmp_path):
+    export = tmp_path / "conversations.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(export), "--mb", "10"], check=True,
+                   stdout=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    outs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.jsonl"
+        r = subprocess.run([sys.executable, "-m", "miner", "convert", str(export), "-o", str(out), "--jobs", jobs],
+                           capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        outs[jobs] = (out.read_bytes(), r.stdout)
+    assert outs["2"] == outs["1"]
+
+
+# ---- the pool itself ------------------------------------------------------------------------
+
+def _slow_square(batch: list[int]) -> list[int]:
+    time.sleep(0.001 * (batch[0] % 7))  # batches finish out of order
+    return [x * x for x in batch]
+
+
+def _die(batch):
+    os._exit(3)
+
+
+def test_results_come_back_in_submission_order_with_bounded_batches_in_flight():
+    got = []
+    with parallel.OrderedPool(_slow_square, jobs=3, ahead=4) as pool:
+        for i in range(60):
+            for r in pool.submit([i, i + 1000]):
+                got.append(r)
+            assert len(pool._pending) <= 4
+        got.extend(pool.drain())
+    assert got == [[i * i, (i + 1000) ** 2] for i in range(60)]
+
+
+def test_a_worker_that_dies_is_a_clear_error_not_a_hang():
+    with pytest.raises(parallel.WorkerDied, match="--jobs 1"):
+        with parallel.OrderedPool(_die, jobs=2) as pool:
+            for _ in pool.submit([1]):
+                pass
+            list(pool.drain())
+
+
+def test_auto_jobs_is_at_least_one_and_capped():
+    assert 1 <= parallel.auto_jobs() <= parallel.MAX_AUTO_JOBS
