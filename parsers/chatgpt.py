@@ -390,7 +390,10 @@ def strip_citations(text: str) -> str:
 
     Entity markers (\\ue200entity\\ue202["people","Ada Lovelace",...]\\ue201) are shown in
     ChatGPT as the entity's name inside the sentence, so they become that name instead."""
-    if not _MAYBE_MARKER.search(text):
+    if text.isascii():  # most text: a C-speed check instead of a regex scan
+        if "citeturn" not in text:
+            return text
+    elif not _MAYBE_MARKER.search(text):
         return text
     text = _ENTITY.sub(_entity_name, text)
 
