@@ -43,8 +43,15 @@ def _children() -> dict[int, list[int]]:
     return kids
 
 
-def _tree_pss(root: int) -> float:
-    """PSS (KB) summed over `root` and its descendants."""
+def _tree_pss(root: int, marker: bytes = b"miner") -> float:
+    """PSS (KB) summed over `root` and its descendants; 0 until `root` has exec'd the command
+    whose arguments hold `marker` (before that, its memory is still its parent's)."""
+    try:
+        with open(f"/proc/{root}/cmdline", "rb") as f:
+            if marker not in f.read():
+                return 0.0
+    except OSError:
+        return 0.0
     kids = _children()
     todo, total = [root], 0.0
     while todo:
@@ -63,29 +70,40 @@ def _tree_pss(root: int) -> float:
 
 def measure(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak memory (MB) of a child process and everything it starts.
-    (Sampling costs the measured run a little CPU; the baselines are one process each and
-    are not sampled, so they are not slowed.)"""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    `miner` runs are sampled (which costs them a little CPU); the baselines are one process
+    each and report their max RSS, so they are not slowed."""
+    sampled = "miner" in cmd
     peak = [0.0]
     done = threading.Event()
+    with tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
 
-    def sample() -> None:
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], _tree_pss(p.pid))
+        def sample() -> None:
+            while not done.wait(0.05):
+                peak[0] = max(peak[0], _tree_pss(p.pid))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    if "miner" in cmd:
-        sampler.start()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    done.set()
-    if sampler.is_alive():
-        sampler.join()
-    if status != 0:
-        err = p.stderr.read().decode() if p.stderr else ""
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
-    return wall, max(peak[0], ru.ru_maxrss) / 1024  # KB -> MB
+        sampler = threading.Thread(target=sample, daemon=True)
+        if sampled:
+            sampler.start()
+        reaped = False
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+            reaped = True
+        finally:
+            done.set()
+            if not reaped:  # interrupted (a test timeout): leave nothing running
+                p.kill()
+                p.wait()
+        wall = time.perf_counter() - t
+        if sampled:
+            sampler.join()
+        if status != 0:
+            err.seek(0)
+            raise RuntimeError(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-3000:]}")
+    # ru_maxrss of a child forked from a big parent keeps the parent's high-water mark, so the
+    # sampled figure is the one to trust where there is one
+    return wall, (peak[0] if sampled and peak[0] else ru.ru_maxrss) / 1024  # KB -> MB
 
 
 def main() -> None:

@@ -23,12 +23,13 @@ from typing import Any
 
 from .errors import MinerError
 
-MAX_AUTO_JOBS = 8
+MAX_AUTO_JOBS = 4
 PRELOAD = ["miner.warm"]
 
 
 def auto_jobs() -> int:
-    """One worker per CPU this process may use, at most MAX_AUTO_JOBS (each costs ~30 MB)."""
+    """One worker per CPU this process may use, at most MAX_AUTO_JOBS: each costs ~15 MB, and past four the
+    reading process, not the workers, sets the pace."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
