@@ -157,6 +157,8 @@ def _convert(paths, out, options, progress, writer, title_re, summary, rules, de
         for lines, part in stage.finish():
             w.write_lines(lines)
             summary.merge(part)
+        if stage.note:
+            summary.note(stage.note)
         if w.lines == 0:
             # Nothing usable: leave no empty file behind and let the CLI exit non-zero.
             raise NothingWritten(summary)
@@ -189,7 +191,13 @@ class _Stage:
 
     def __init__(self, o: ConvertOptions, writer, rules, title_re, detector, jobs: int):
         self.o, self.writer, self.rules, self.title_re, self.detector = o, writer, rules, title_re, detector
-        self.pool = parallel.OrderedPool(_render_batch, jobs, _worker_setup, (o,)) if jobs > 1 else None
+        self.pool: parallel.OrderedPool | None = None
+        self.note = ""
+        if jobs > 1:
+            try:
+                self.pool = parallel.OrderedPool(_render_batch, jobs, _worker_setup, (o,))
+            except (OSError, ImportError, NotImplementedError) as e:  # no /dev/shm, no semaphores, ...
+                self.note = f"worker processes are not available here ({e}); converted in one process"
         self.batch: list = []
         self.chars = 0
 

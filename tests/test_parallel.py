@@ -142,3 +142,15 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang():
 
 def test_auto_jobs_is_at_least_one_and_capped():
     assert 1 <= parallel.auto_jobs() <= parallel.MAX_AUTO_JOBS
+
+
+def test_without_worker_processes_the_run_goes_on_in_one_process_and_says_so(mixed_export, tmp_path, monkeypatch):
+    one, _ = _run([str(mixed_export)], tmp_path / "one.jsonl", 1)
+
+    def unavailable(self, *a, **k):
+        raise OSError(38, "Function not implemented: sem_open")  # what a sandbox without /dev/shm says
+
+    monkeypatch.setattr(parallel.OrderedPool, "__init__", unavailable)
+    again, s = _run([str(mixed_export)], tmp_path / "again.jsonl", 2)
+    assert again == one
+    assert any("converted in one process" in n for n in s.notes), s.notes
