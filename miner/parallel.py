@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -48,8 +49,20 @@ def _context():
 def _init(setup: Callable | None, args: tuple) -> None:
     # Ctrl-C reaches the whole process group; only the main process decides what happens then.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = mp.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        # A worker waits on pipes it holds both ends of, so it would never notice a main process
+        # that was killed (kill -9, out of memory): watch for that and leave with it.
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
     if setup is not None:
         setup(*args)
+
+
+def _exit_with(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
 
 
 class WorkerDied(MinerError):

@@ -95,11 +95,19 @@ def test_small_inputs_stay_in_one_process(tmp_path, monkeypatch):
     assert started == []
 
 
-def test_cli_uses_workers_for_a_big_export_and_matches_jobs_1(tmp_path):
-    export = tmp_path / "conversations.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(export), "--mb", "10"], check=True,
+@pytest.fixture(scope="module")
+def big_export(tmp_path_factory) -> Path:
+    export = tmp_path_factory.mktemp("big") / "conversations.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(export), "--mb", "30"], check=True,
                    stdout=subprocess.DEVNULL)
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return export
+
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def test_cli_uses_workers_for_a_big_export_and_matches_jobs_1(big_export, tmp_path):
+    export, env = big_export, ENV
     outs = {}
     for jobs in ("1", "2"):
         out = tmp_path / f"out{jobs}.jsonl"
@@ -108,6 +116,54 @@ def test_cli_uses_workers_for_a_big_export_and_matches_jobs_1(tmp_path):
         assert r.returncode == 0, r.stderr
         outs[jobs] = (out.read_bytes(), r.stdout)
     assert outs["2"] == outs["1"]
+
+
+def _descendants(pid: int) -> set[int]:
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = set(), [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.add(k)
+            todo.append(k)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process tree from /proc")
+def test_killing_miner_leaves_no_worker_behind(big_export, tmp_path):
+    out = tmp_path / "out.jsonl"
+    p = subprocess.Popen([sys.executable, "-m", "miner", "convert", str(big_export), "-o", str(out), "--jobs", "2"],
+                         env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_descendants(p.pid)) < 3:  # the fork server and two workers (and a resource tracker)
+            assert p.poll() is None and time.monotonic() < deadline, "workers never started"
+            time.sleep(0.05)
+        children = _descendants(p.pid)
+    finally:
+        p.kill()  # like kill -9 or the out-of-memory killer: no chance to clean up
+        p.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [c for c in children if _alive(c)]
+    for c in left:  # do not leave them running after a failure either
+        os.kill(c, 9)
+    assert not left, "worker processes outlived the killed miner"
 
 
 # ---- the pool itself ------------------------------------------------------------------------
