@@ -641,3 +641,20 @@ def test_miner_retries_limit_and_bad_rules(tmp_path):
 def test_miner_retries_help_has_examples():
     r = CliRunner().invoke(cli, ["retries", "--help"])
     assert r.exit_code == 0 and "Examples:" in r.output and "--retry-rules" in r.output
+
+
+def _words_and_clauses_by_regex(low: str) -> tuple[list[str], list[int]]:
+    """The reference: one regex pass, words and (as empty strings) clause breaks."""
+    parts = retries._WORD_OR_BREAK_ASCII.findall(low)
+    toks = [w for w in parts if w]
+    breaks = [k for k, w in enumerate(parts) if not w]
+    return toks, (sorted({0, *(k - j for j, k in enumerate(breaks))} - {len(toks)}) if breaks else [0])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab09' '.,!?;:()[]\n\"-_/*#\t\x00é")) | st.characters(max_codepoint=127),
+               max_size=40))
+def test_fast_ascii_word_split_is_exactly_the_regex(text):
+    low = retries._norm(text)
+    if low.isascii():
+        assert retries._words_and_clauses(low) == _words_and_clauses_by_regex(low)
