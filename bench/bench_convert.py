@@ -68,7 +68,7 @@ def _tree_pss(root: int, marker: bytes = b"miner") -> float:
     return total
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
+def measure(cmd: list[str], require_sample: bool = False) -> tuple[float, float]:
     """Wall seconds and peak memory (MB) of a child process and everything it starts.
     `miner` runs are sampled (which costs them a little CPU); the baselines are one process
     each and report their max RSS, so they are not slowed."""
@@ -101,6 +101,11 @@ def measure(cmd: list[str]) -> tuple[float, float]:
         if status != 0:
             err.seek(0)
             raise RuntimeError(f"failed: {' '.join(cmd)}\n{err.read().decode(errors='replace')[-3000:]}")
+    if sampled and not peak[0]:
+        msg = "could not read /proc/<pid>/smaps_rollup: peak memory is max RSS of the main process only"
+        if require_sample:
+            raise RuntimeError(msg)
+        print(f"warning: {msg}", file=sys.stderr)
     # ru_maxrss of a child forked from a big parent keeps the parent's high-water mark, so the
     # sampled figure is the one to trust where there is one
     return wall, (peak[0] if sampled and peak[0] else ru.ru_maxrss) / 1024  # KB -> MB

@@ -20,9 +20,12 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import MinerError
+
+__all__ = ["BrokenProcessPool", "OrderedPool", "WorkerDied", "auto_jobs"]
 
 MAX_AUTO_JOBS = 4
 PRELOAD = ["miner.warm"]
@@ -85,8 +88,20 @@ class OrderedPool:
         self.fn = fn
         self.ahead = ahead or 2 * jobs
         self._pending: deque[Future] = deque()
-        self._ex = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_init,
-                                       initargs=(setup, args))
+        try:
+            # Start the workers now, not at the first batch, so that a machine where they
+            # cannot start (no semaphores, a socket path too long, ...) fails here, where the
+            # caller can still choose to work in one process. Ctrl-C is held back meanwhile:
+            # the processes started here inherit that, so none of them dies of it half-started
+            # (with a traceback on the user's terminal); it takes effect right after.
+            with _sigint_held():
+                self._ex = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_init,
+                                               initargs=(setup, args))
+                self._ex.submit(os.getpid).result()
+        except BaseException:
+            if hasattr(self, "_ex"):
+                self.close()
+            raise
 
     def submit(self, batch: Any) -> Iterator[Any]:
         self._pending.append(self._ex.submit(self.fn, batch))
@@ -102,17 +117,49 @@ class OrderedPool:
         try:
             return f.result()
         except BrokenProcessPool:
-            raise WorkerDied("a worker process stopped unexpectedly (out of memory?); "
+            raise WorkerDied("a worker process stopped unexpectedly (it may have run out of memory); "
                              "run again with --jobs 1 to work in one process") from None
 
     def close(self) -> None:
-        for f in self._pending:
-            f.cancel()
-        self._pending.clear()
-        self._ex.shutdown(wait=True, cancel_futures=True)
+        """Cancel what has not started and wait for the batches under way (a fraction of a
+        second). Workers are never killed mid-batch: one killed while sending its result
+        leaves a half-written message that the pool's reader thread waits on forever."""
+        with _no_sigint():  # a second Ctrl-C must not leave the pool half shut down (a hang)
+            for f in self._pending:
+                f.cancel()
+            self._pending.clear()
+            self._ex.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "OrderedPool":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextmanager
+def _sigint_held():
+    """Block SIGINT in this thread (and the threads and processes it starts) inside the block;
+    one that arrives meanwhile is delivered when the block ends."""
+    can = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if can:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if can:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def _no_sigint():
+    """Ignore Ctrl-C inside the block (Python runs signal handlers in the main thread only, so
+    only there can this be done)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

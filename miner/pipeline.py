@@ -5,7 +5,8 @@
     convert(paths, out, opts)   the above, cleaned, filtered, collapsed and written as JSONL
     inspect(paths)              what each input is and what is in it, without writing
 
-Everything streams: one conversation is in memory at a time.
+Everything streams: one conversation at a time is read, and only a bounded number of batches
+of them are with worker processes (miner.parallel) at once.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class ConvertOptions:
     provider: str | None = None  # openai (default) or gemini
     model: str = ""
     base_url: str | None = None
-    api_key: str | None = None  # library callers only; the CLI reads keys from the environment
+    api_key: str | None = field(default=None, repr=False)  # library callers only; the CLI reads keys from the environment
     cache: str | None = None
     no_cache: bool = False
     retry_max_words: int = 60  # longer follow-ups are decided offline
@@ -161,6 +162,7 @@ def _convert(paths, out, options, progress, writer, title_re, summary, rules, de
             summary.note(stage.note)
         if w.lines == 0:
             # Nothing usable: leave no empty file behind and let the CLI exit non-zero.
+            _order(summary)
             raise NothingWritten(summary)
     summary.counts["messages"] += 0
     summary.counts["tokens"] += 0
@@ -194,10 +196,14 @@ class _Stage:
         self.pool: parallel.OrderedPool | None = None
         self.note = ""
         if jobs > 1:
+            # workers get the rules as loaded (a --retry-rules file is read once) and no API key
+            args = (replace(o, api_key=None), rules)
             try:
-                self.pool = parallel.OrderedPool(_render_batch, jobs, _worker_setup, (o,))
-            except (OSError, ImportError, NotImplementedError) as e:  # no /dev/shm, no semaphores, ...
-                self.note = f"worker processes are not available here ({e}); converted in one process"
+                self.pool = parallel.OrderedPool(_render_batch, jobs, _worker_setup, args)
+            except (OSError, ImportError, NotImplementedError, RuntimeError, parallel.BrokenProcessPool) as e:
+                # no /dev/shm or semaphores, a temp folder path too long for a socket, a library
+                # caller's script without `if __name__ == "__main__":`, ...
+                self.note = f"worker processes could not start here ({e}); converted in one process"
         self.batch: list = []
         self.chars = 0
 
@@ -237,10 +243,9 @@ def _size(item) -> int:
 _WORKER: tuple | None = None
 
 
-def _worker_setup(o: ConvertOptions) -> None:
-    """Runs once in each worker process: what _render needs, built from the options."""
+def _worker_setup(o: ConvertOptions, rules) -> None:
+    """Runs once in each worker process: what _render needs."""
     global _WORKER
-    rules = _retry_rules(o) if o.collapse or writers.get(o.format).KIND == "preference" else None
     _WORKER = (o, writers.get(o.format), rules, _compile(o.title_match), None)
 
 
@@ -404,9 +409,18 @@ _ORDER = ["files read", "conversations read", "examples written", "preference pa
 
 
 def _order(summary: Summary) -> None:
-    # a fixed order, so the table reads the same whatever order workers reported in
+    # a fixed order, so the table reads the same whatever order workers reported in: known
+    # counts first, then the rest by name; skip reasons by how often, then by name
     ordered = {k: summary.counts[k] for k in _ORDER if k in summary.counts}
     ordered.update({k: summary.counts[k] for k in sorted(summary.counts) if k not in ordered})
+    reasons = sorted(summary.skips, key=lambda r: (-summary.skips[r], r))
+    skips = {r: summary.skips[r] for r in reasons}
+    summary.skips.clear()
+    summary.skips.update(skips)
+    examples = {r: summary.skip_examples[r] for r in reasons if r in summary.skip_examples}
+    examples.update({r: v for r, v in summary.skip_examples.items() if r not in examples})
+    summary.skip_examples.clear()
+    summary.skip_examples.update(examples)
     summary.counts.clear()
     summary.counts.update(ordered)
 

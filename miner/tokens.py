@@ -33,8 +33,8 @@ _lock = threading.Lock()
 
 
 def encoding():
-    """The o200k_base tiktoken Encoding, built once from the bundled file (thread-safe: the
-    token tally thread and the main thread may both ask first)."""
+    """The o200k_base tiktoken Encoding, built once from the bundled file (thread-safe: threads
+    of a library caller, or the review server's, may ask first at the same time)."""
     with _lock:
         return _build()
 

@@ -4,6 +4,7 @@ the input holds; and a worker that dies is a clear error, not a hang."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from chat_builders import claude_simple, gpt_simple, write
+from chat_builders import gpt_simple, write
 from miner import parallel
 from miner.pipeline import ConvertOptions, convert
 
@@ -68,7 +69,23 @@ def test_workers_write_the_same_bytes_and_summary_as_one_process(mixed_export, t
     many, s2 = _run(paths, tmp_path / "many.jsonl", 3, **kw)
     assert one and many == one
     assert s2.to_dict() == s1.to_dict()
-    assert list(s2.counts) == list(s1.counts)  # the table prints in the same order too
+    # the table prints in the same order too (ties included: 50 skips of two kinds each)
+    assert list(s2.counts) == list(s1.counts)
+    assert list(s2.skips) == list(s1.skips) and list(s2.skip_examples) == list(s1.skip_examples)
+
+
+def test_user_retry_rules_reach_the_workers(tmp_path):
+    rules = tmp_path / "mine.yaml"
+    rules.write_text("retry:\n  slang:\n    - zhuzh\n", encoding="utf-8")
+    convs = [gpt_simple(("user", f"Write a toast {i} for the harbour party."),
+                        ("assistant", f"To the harbour, to the boats, to the {i} lamps that bring us home."),
+                        ("user", "zhuzh it up"),
+                        ("assistant", f"To the harbour and her boats, to the {i} lamps that bring us home!"),
+                        id=f"z{i}") for i in range(40)]
+    src = write(tmp_path / "conversations.json", convs)
+    one, s1 = _run([str(src)], tmp_path / "one.jsonl", 1, retry_rules=str(rules))
+    many, s2 = _run([str(src)], tmp_path / "many.jsonl", 2, retry_rules=str(rules))
+    assert many == one and s2.counts["retry chains collapsed"] == 40
 
 
 def test_the_mixed_export_exercises_every_path(mixed_export, tmp_path):
@@ -110,11 +127,14 @@ def test_cli_uses_workers_for_a_big_export_and_matches_jobs_1(big_export, tmp_pa
     export, env = big_export, ENV
     outs = {}
     for jobs in ("1", "2"):
-        out = tmp_path / f"out{jobs}.jsonl"
-        r = subprocess.run([sys.executable, "-m", "miner", "convert", str(export), "-o", str(out), "--jobs", jobs],
-                           capture_output=True, text=True, env=env, cwd=tmp_path)
+        here = tmp_path / jobs
+        here.mkdir()
+        out = here / "out.jsonl"
+        r = subprocess.run([sys.executable, "-m", "miner", "convert", str(export), "-o", "out.jsonl", "--jobs", jobs],
+                           capture_output=True, text=True, env=env, cwd=here)
         assert r.returncode == 0, r.stderr
-        outs[jobs] = (out.read_bytes(), r.stdout)
+        outs[jobs] = (out.read_bytes(), r.stderr)  # the summary table is on stderr
+    assert "examples written" in outs["1"][1]
     assert outs["2"] == outs["1"]
 
 
@@ -133,6 +153,16 @@ def _descendants(pid: int) -> set[int]:
             out.add(k)
             todo.append(k)
     return out
+
+
+def _writing(folder: Path) -> bool:
+    for x in folder.iterdir():
+        try:
+            if x.name.endswith(".partial") and x.stat().st_size:
+                return True
+        except FileNotFoundError:
+            pass
+    return False
 
 
 def _alive(pid: int) -> bool:
@@ -164,6 +194,36 @@ def test_killing_miner_leaves_no_worker_behind(big_export, tmp_path):
     for c in left:  # do not leave them running after a failure either
         os.kill(c, 9)
     assert not left, "worker processes outlived the killed miner"
+
+
+@pytest.mark.skipif(os.name == "nt" or not os.path.isdir("/proc/self"), reason="POSIX signals, /proc")
+@pytest.mark.parametrize("when", ["workers starting", "workers working"])
+def test_ctrl_c_twice_exits_cleanly(big_export, tmp_path, when):
+    """An impatient user presses Ctrl-C twice: while the workers start, or while they work."""
+    out = tmp_path / "out.jsonl"
+    p = subprocess.Popen([sys.executable, "-m", "miner", "convert", str(big_export), "-o", str(out), "--jobs", "2"],
+                         env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)  # a terminal sends Ctrl-C to the whole group
+    deadline = time.monotonic() + 60
+    while not (_descendants(p.pid) if when == "workers starting" else _writing(tmp_path)):
+        assert p.poll() is None and time.monotonic() < deadline, f"never saw the {when}"
+        time.sleep(0.005)
+    try:
+        os.killpg(p.pid, signal.SIGINT)
+        time.sleep(0.04)
+        os.killpg(p.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        pytest.fail("miner hung after Ctrl-C")
+    err = err.decode()
+    assert p.returncode in (130, 0), err  # 0: it had already finished
+    assert "Traceback" not in err and "Fatal Python error" not in err, err
+    assert not out.exists() or p.returncode == 0
+    assert not [x for x in tmp_path.iterdir() if x.name.endswith(".partial")]
 
 
 # ---- the pool itself ------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,35 +31,61 @@ def handle_errors(fn: Callable) -> Callable:
         debug = kwargs.get("debug") or os.environ.get("MINER_DEBUG") == "1"
         if debug:
             os.environ["MINER_DEBUG"] = "1"  # library code re-raises internal errors under --debug
-        try:
-            return fn(*args, **kwargs)
-        except MinerError as e:
-            if debug:
-                traceback.print_exc()
-            click.echo(f"Error: {e}", err=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted. Nothing was written under the output name. Run the same command "
-                       "again to start over (miner synth resumes where it stopped: LLM results already "
-                       "paid for are kept).", err=True)
-            sys.exit(130)
-        except BrokenPipeError:
-            # `miner stats x.jsonl | head`: the reader left; stop quietly like other tools do.
-            try:
-                sys.stdout = open(os.devnull, "w")
-            finally:
-                sys.exit(0)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except Exception as e:  # pragma: no cover - a bug, not a user error
-            if debug:
-                raise
-            click.echo(f"Error: unexpected {type(e).__name__}: {e}\n"
-                       "This is a bug in miner. Re-run with --debug for the traceback and report it.",
-                       err=True)
-            sys.exit(2)
+        with _one_interrupt():
+            return _run(fn, debug, args, kwargs)
 
     return wrapper
+
+
+def _first_interrupt(signum, frame):
+    # One Ctrl-C is enough: the next ones (impatient users press it twice) must not cut short
+    # the clean-up the first one starts (temporary files, worker processes).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _one_interrupt():
+    mine = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    old = signal.signal(signal.SIGINT, _first_interrupt) if mine else None
+    try:
+        yield
+    finally:
+        # after an interrupt, stay deaf to Ctrl-C until the process is gone
+        if mine and signal.getsignal(signal.SIGINT) is _first_interrupt:
+            signal.signal(signal.SIGINT, old)
+
+
+def _run(fn: Callable, debug: bool, args, kwargs):
+    """fn(*args, **kwargs), with errors turned into messages and exit codes."""
+    try:
+        return fn(*args, **kwargs)
+    except MinerError as e:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted. Nothing was written under the output name. Run the same command "
+                   "again to start over (miner synth resumes where it stopped: LLM results already "
+                   "paid for are kept).", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # `miner stats x.jsonl | head`: the reader left; stop quietly like other tools do.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        finally:
+            sys.exit(0)
+    except (click.exceptions.Exit, click.ClickException, SystemExit):
+        raise
+    except Exception as e:  # pragma: no cover - a bug, not a user error
+        if debug:
+            raise
+        click.echo(f"Error: unexpected {type(e).__name__}: {e}\n"
+                   "This is a bug in miner. Re-run with --debug for the traceback and report it.",
+                   err=True)
+        sys.exit(2)
 
 
 def console():

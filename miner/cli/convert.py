@@ -49,7 +49,7 @@ def _date(value: str | None, flag: str) -> float | None:
 @click.option("--since", help="Only conversations started on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Only conversations started before this date (YYYY-MM-DD).")
 @click.option("--title-match", help="Only conversations whose title matches this regular expression (case-insensitive).")
-@click.option("--jobs", type=click.IntRange(min=1),
+@click.option("--jobs", type=click.IntRange(min=1, max=32),
               help="Worker processes for inputs over 8 MB (default: one per CPU, at most 4; 1 = work in one process).")
 @force_option
 @quiet_option
