@@ -68,7 +68,7 @@ def count(text: str) -> int:
 
 @functools.lru_cache(maxsize=256)
 def _count_short(text: str) -> int:
-    # roles and names repeat on every message: one encode each instead of one per message
+    # roles, names and system prompts repeat on every message: one encode each, not one per message
     return count(text)
 
 
@@ -83,7 +83,8 @@ def count_messages(messages) -> int:
             role, content, name = m.role, m.content, None
         total += 3 + _count_short(role or "")
         if isinstance(content, str):
-            total += count(content)
+            # a --system prompt is the same on every example: count it once
+            total += _count_short(content) if role == "system" else count(content)
         elif content is not None:
             import orjson
 

@@ -27,3 +27,17 @@ def test_message_count_follows_the_cookbook_method():
     msgs = [{"role": "user", "content": "Hello, world!"}]
     # 3 per message + role + content + 3 priming
     assert tokens.count_messages(msgs) == 3 + tokens.count("user") + 4 + 3
+
+
+def test_count_messages_is_the_cookbook_sum_also_for_repeated_system_prompts():
+    from miner.models import Message
+
+    enc = tokens.encoding()
+    system = "You are FabulousGreg, a novelist who writes in short, wry sentences. " * 20
+    msgs = [Message("system", system), Message("user", "Write the opening line."),
+            Message("assistant", "It was the year the river forgot its name.")]
+    expected = 3 + sum(3 + len(enc.encode_ordinary(m.role)) + len(enc.encode_ordinary(m.content)) for m in msgs)
+    assert tokens.count_messages(msgs) == expected
+    assert tokens.count_messages(msgs) == expected  # the second time from the cache: still exact
+    assert tokens.count_messages([{"role": "system", "content": system, "name": "greg"}]) == \
+        3 + 3 + 1 + len(enc.encode_ordinary("system")) + len(enc.encode_ordinary(system)) + len(enc.encode_ordinary("greg"))
