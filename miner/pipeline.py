@@ -200,9 +200,11 @@ class _Stage:
             args = (replace(o, api_key=None), rules)
             try:
                 self.pool = parallel.OrderedPool(_render_batch, jobs, _worker_setup, args)
-            except (OSError, ImportError, NotImplementedError, RuntimeError, parallel.BrokenProcessPool) as e:
+            except (OSError, ImportError, NotImplementedError, RuntimeError, AssertionError,
+                    parallel.BrokenProcessPool) as e:
                 # no /dev/shm or semaphores, a temp folder path too long for a socket, a library
-                # caller's script without `if __name__ == "__main__":`, ...
+                # caller's script without `if __name__ == "__main__":`, a daemon process (which
+                # multiprocessing forbids to have children: an AssertionError), ...
                 self.note = f"worker processes could not start here ({e}); converted in one process"
         self.batch: list = []
         self.chars = 0

@@ -270,3 +270,19 @@ def test_without_worker_processes_the_run_goes_on_in_one_process_and_says_so(mix
     again, s = _run([str(mixed_export)], tmp_path / "again.jsonl", 2)
     assert again == one
     assert any("converted in one process" in n for n in s.notes), s.notes
+
+
+def _convert_in_a_daemon(args):
+    src, out = args
+    s = convert([src], out, ConvertOptions(force=True, jobs=2, parallel_min_bytes=0))
+    return s.notes
+
+
+def test_called_from_a_daemon_process_it_works_in_one_process(mixed_export, tmp_path):
+    import multiprocessing as mp
+
+    one, _ = _run([str(mixed_export)], tmp_path / "one.jsonl", 1)
+    with mp.get_context("spawn").Pool(1) as pool:  # pool workers are daemons: no children allowed
+        notes = pool.map(_convert_in_a_daemon, [(str(mixed_export), str(tmp_path / "d.jsonl"))])[0]
+    assert (tmp_path / "d.jsonl").read_bytes() == one
+    assert any("converted in one process" in n for n in notes), notes
