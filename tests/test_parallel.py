@@ -286,3 +286,15 @@ def test_called_from_a_daemon_process_it_works_in_one_process(mixed_export, tmp_
         notes = pool.map(_convert_in_a_daemon, [(str(mixed_export), str(tmp_path / "d.jsonl"))])[0]
     assert (tmp_path / "d.jsonl").read_bytes() == one
     assert any("converted in one process" in n for n in notes), notes
+
+
+def test_messages_cross_to_workers_with_every_field():
+    import dataclasses
+    import pickle
+
+    from miner.models import Message
+
+    m = Message("assistant", "It was the year the river forgot its name.", weight=0)
+    assert pickle.loads(pickle.dumps(m)) == m
+    # a field added to Message must be added to its __reduce__ too
+    assert len(m.__reduce__()[1]) == len(dataclasses.fields(Message))
