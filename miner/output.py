@@ -105,7 +105,7 @@ class JsonlWriter:
         return self
 
     def write(self, obj) -> None:
-        self._fh.write(orjson.dumps(obj) + b"\n")
+        self._fh.write(jsonl_line(obj))
         self.lines += 1
 
     def write_lines(self, lines: list[bytes]) -> None:
@@ -117,5 +117,6 @@ class JsonlWriter:
         return self._atomic.__exit__(*exc)
 
 
-def dumps(obj) -> bytes:
-    return orjson.dumps(obj)
+def jsonl_line(obj) -> bytes:
+    """One JSONL line: the object as compact JSON and a newline."""
+    return orjson.dumps(obj) + b"\n"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from . import parallel, tokens, transforms, writers
 from .errors import ConfigError, InputError, MinerError, UnknownFormat
 from .models import ROLES, Conversation, Preference, Skip
-from .output import JsonlWriter, check_writable, dumps
+from .output import JsonlWriter, check_writable, jsonl_line
 from .sources import Entry, iter_entries
 from .summary import Summary
 
@@ -150,16 +150,13 @@ def _convert(paths, out, options, progress, writer, title_re, summary, rules, de
     jobs = options.jobs or parallel.auto_jobs()
     if detector is not None or _input_bytes(paths) < options.parallel_min_bytes:
         jobs = 1  # the LLM detector waits on the network, not the CPU; small inputs are quick anyway
-    with JsonlWriter(out, force=options.force) as w, _Stage(options, writer, rules, title_re, detector, jobs) as stage:
+    with (JsonlWriter(out, force=options.force) as w,
+          _Stage(options, writer, rules, title_re, detector, jobs, summary) as stage):
         for item in iter_conversations(paths, summary, options.attachments, progress, options.artifacts):
-            for lines, part in stage.feed(item):
+            for lines in stage.feed(item):
                 w.write_lines(lines)
-                summary.merge(part)
-        for lines, part in stage.finish():
+        for lines in stage.finish():
             w.write_lines(lines)
-            summary.merge(part)
-        if stage.note:
-            summary.note(stage.note)
         if w.lines == 0:
             # Nothing usable: leave no empty file behind and let the CLI exit non-zero.
             _order(summary)
@@ -185,16 +182,16 @@ def _input_bytes(paths: list[str]) -> int:
 
 class _Stage:
     """Turns parsed items into output lines, in this process or in `jobs` worker processes
-    (miner.parallel), always in input order. Each result is (lines, Summary of what those
-    items added)."""
+    (miner.parallel), always in input order; what they add to the summary (written, skipped,
+    tokens) goes into `summary`."""
 
     BATCH_ITEMS = 32
     BATCH_CHARS = 1 << 20
 
-    def __init__(self, o: ConvertOptions, writer, rules, title_re, detector, jobs: int):
+    def __init__(self, o: ConvertOptions, writer, rules, title_re, detector, jobs: int, summary: Summary):
         self.o, self.writer, self.rules, self.title_re, self.detector = o, writer, rules, title_re, detector
+        self.summary = summary
         self.pool: parallel.OrderedPool | None = None
-        self.note = ""
         if jobs > 1:
             # workers get the rules as loaded (a --retry-rules file is read once) and no API key
             args = (replace(o, api_key=None), rules)
@@ -205,25 +202,29 @@ class _Stage:
                 # no /dev/shm or semaphores, a temp folder path too long for a socket, a library
                 # caller's script without `if __name__ == "__main__":`, a daemon process (which
                 # multiprocessing forbids to have children: an AssertionError), ...
-                self.note = f"worker processes could not start here ({e}); converted in one process"
+                summary.note(f"worker processes could not start here ({e}); converted in one process")
         self.batch: list = []
         self.chars = 0
 
-    def feed(self, item) -> Iterator[tuple[list[bytes], Summary]]:
+    def feed(self, item) -> Iterator[list[bytes]]:
         if self.pool is None:
-            part = Summary()
-            yield _render(item, self.o, self.writer, self.rules, self.title_re, self.detector, part), part
+            yield _render(item, self.o, self.writer, self.rules, self.title_re, self.detector, self.summary)
             return
         self.batch.append(item)
         self.chars += _size(item)
         if len(self.batch) >= self.BATCH_ITEMS or self.chars >= self.BATCH_CHARS:
-            yield from self.pool.submit(self._take())
+            yield from self._merged(self.pool.submit(self._take()))
 
-    def finish(self) -> Iterator[tuple[list[bytes], Summary]]:
+    def finish(self) -> Iterator[list[bytes]]:
         if self.pool is not None:
             if self.batch:
-                yield from self.pool.submit(self._take())
-            yield from self.pool.drain()
+                yield from self._merged(self.pool.submit(self._take()))
+            yield from self._merged(self.pool.drain())
+
+    def _merged(self, results) -> Iterator[list[bytes]]:
+        for lines, part in results:
+            self.summary.merge(part)
+            yield lines
 
     def _take(self) -> list:
         batch, self.batch, self.chars = self.batch, [], 0
@@ -273,7 +274,7 @@ def _render(item, o: ConvertOptions, writer, rules, title_re, detector, summary:
                 summary.add("conversations without a retry chain (no pair)")
             continue
         try:
-            line = dumps(writer.render(example)) + b"\n"
+            line = jsonl_line(writer.render(example))
         except writers.FormatError as e:
             summary.skip(f"cannot be written as {o.format}", _where(example), str(e))
             continue
@@ -358,7 +359,7 @@ def _pair_line(writer, pair: Preference, summary: Summary, o: ConvertOptions) ->
                      f"unknown roles {', '.join(map(repr, bad))}" if bad else "an empty answer")
         return None
     try:
-        line = dumps(writer.render(pair)) + b"\n"
+        line = jsonl_line(writer.render(pair))
     except writers.FormatError as e:
         summary.skip(f"cannot be written as {o.format}", pair.id or pair.source, str(e))
         return None
