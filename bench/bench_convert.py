@@ -30,7 +30,8 @@ IJSON = ("import sys, ijson; n=0\nwith open(sys.argv[1],'rb') as f:\n"
          "    for x in ijson.items(f,'item',use_float=True): n+=1\nprint(n, ijson.backend)")
 
 
-def _children() -> dict[int, list[int]]:
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...), read from /proc."""
     kids: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -40,7 +41,12 @@ def _children() -> dict[int, list[int]]:
             except (OSError, IndexError, ValueError):
                 continue
             kids.setdefault(ppid, []).append(int(d))
-    return kids
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
 
 
 def _tree_pss(root: int, marker: bytes = b"miner") -> float:
@@ -52,11 +58,8 @@ def _tree_pss(root: int, marker: bytes = b"miner") -> float:
                 return 0.0
     except OSError:
         return 0.0
-    kids = _children()
-    todo, total = [root], 0.0
-    while todo:
-        pid = todo.pop()
-        todo.extend(kids.get(pid, []))
+    total = 0.0
+    for pid in [root, *descendants(root)]:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 for line in f:

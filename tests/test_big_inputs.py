@@ -1,22 +1,17 @@
 """Big inputs convert with bounded memory (slow suite: generates a 1 GB export)."""
-import pathlib
-import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+from procs import make_export
 
-from bench_convert import measure  # noqa: E402
+from bench_convert import measure  # (procs puts bench/ on the path)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_one_gigabyte_chatgpt_export_converts_with_bounded_memory(tmp_path):
-    export = tmp_path / "conversations.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(export), "--mb", "1024"], check=True,
-                   stdout=subprocess.DEVNULL)
+    export = make_export(tmp_path / "conversations.json", 1024)
     assert export.stat().st_size > 1_000_000_000
     out = tmp_path / "out.jsonl"
     # Peak memory of the converter and every worker process it starts, summed (PSS: pages the

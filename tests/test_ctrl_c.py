@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,8 +18,8 @@ import orjson
 import pytest
 
 from llm_server import LLMServer, Recorded, Reply
+from procs import make_export, partials, start, writing
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-test-ctrl-c-0123456789"
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt", reason="POSIX signals")
 
@@ -29,12 +28,6 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name == "nt"
 def llm_server():
     with LLMServer() as srv:
         yield srv
-
-
-def start(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "miner", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def wait_for(proc: subprocess.Popen, ready, what: str, seconds: float = 120) -> None:
@@ -57,15 +50,6 @@ def interrupt(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, err.decode()
 
 
-def partials(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.name.endswith(".partial")]
-
-
-def writing(folder: Path):
-    """True once the run's temporary output exists and has lines in it."""
-    return lambda: any(p.stat().st_size > 0 for p in partials(folder))
-
-
 def assert_clean_interrupt(code: int, err: str, out: Path) -> None:
     assert code == 130, err[-2000:]
     assert "Traceback" not in err, err[-3000:]
@@ -76,16 +60,13 @@ def assert_clean_interrupt(code: int, err: str, out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("export") / "conversations.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(path), "--mb", "60"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return path
+    return make_export(tmp_path_factory.mktemp("export") / "conversations.json", 60)
 
 
 def test_ctrl_c_during_convert(big_export, tmp_path):
     out = tmp_path / "chats.jsonl"
     proc = start(["convert", str(big_export), "-o", str(out)], tmp_path)
-    wait_for(proc, writing(tmp_path), "the first examples being written")
+    wait_for(proc, lambda: writing(tmp_path), "the first examples being written")
     assert_clean_interrupt(*interrupt(proc), out)
 
 
@@ -99,7 +80,7 @@ def test_ctrl_c_during_chunk(tmp_path):
         (notes / f"note{i:03}.md").write_text(f"# Note {i}\n\n" + "\n\n".join(paras))
     out = tmp_path / "chunks.jsonl"
     proc = start(["chunk", str(notes), "-o", str(out)], tmp_path)
-    wait_for(proc, writing(tmp_path), "the first chunks being written")
+    wait_for(proc, lambda: writing(tmp_path), "the first chunks being written")
     assert_clean_interrupt(*interrupt(proc), out)
 
 

@@ -12,11 +12,9 @@
 """
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,9 +23,9 @@ import pytest
 from click.testing import CliRunner
 
 from llm_server import LLMServer, Recorded, Reply
+from procs import make_export, partials, start, writing
 from miner.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-test-interrupt-0123456789"
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -36,12 +34,6 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 def llm_server():
     with LLMServer() as srv:
         yield srv
-
-
-def start(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
-    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "miner", *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def chunks_file(path: Path, n: int) -> list[str]:
@@ -77,7 +69,7 @@ def test_synth_killed_at_random_moments_resumes_to_the_same_output(tmp_path, llm
     kills = 0
     for _ in range(5):
         first = llm_server.count()
-        proc = start(args, tmp_path, env)
+        proc = start(args, tmp_path, env, stdout=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.8, 2.5))  # start-up takes about a second; then calls
         if proc.poll() is not None:
             break  # it finished before this kill: resuming is over
@@ -96,7 +88,7 @@ def test_synth_killed_at_random_moments_resumes_to_the_same_output(tmp_path, llm
 
     if not out.exists():
         first = llm_server.count()
-        proc = start(args, tmp_path, env)
+        proc = start(args, tmp_path, env, stdout=subprocess.DEVNULL)
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err.decode()[-2000:]
         assert not {r.digest for r in llm_server.requests[first:]} & returned
@@ -106,7 +98,8 @@ def test_synth_killed_at_random_moments_resumes_to_the_same_output(tmp_path, llm
     assert [orjson.loads(x)["messages"][-1]["content"] for x in lines] == texts
 
     fresh = tmp_path / "fresh.jsonl"
-    proc = start([*args[:3], str(fresh), *args[4:]], tmp_path, {**env, "MINER_CACHE_DIR": str(tmp_path / "c2")})
+    proc = start([*args[:3], str(fresh), *args[4:]], tmp_path, {**env, "MINER_CACHE_DIR": str(tmp_path / "c2")},
+                 stdout=subprocess.DEVNULL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()[-2000:]
     assert fresh.read_bytes() == out.read_bytes()  # the same as a run that was never killed
@@ -116,14 +109,10 @@ def test_synth_killed_at_random_moments_resumes_to_the_same_output(tmp_path, llm
 
 # ---- convert and chunk killed mid-write --------------------------------------------------------
 
-def _partials(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.name.endswith(".partial")]
-
-
 def _kill_while_writing(args: list[str], folder: Path) -> None:
-    proc = start(args, folder)
+    proc = start(args, folder, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not any(p.stat().st_size > 0 for p in _partials(folder)):
+    while not writing(folder):
         assert proc.poll() is None, f"finished before it could be killed: {proc.stderr.read().decode()[-1000:]}"
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -133,10 +122,7 @@ def _kill_while_writing(args: list[str], folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("export") / "conversations.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(path), "--mb", "60"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return path
+    return make_export(tmp_path_factory.mktemp("export") / "conversations.json", 60)
 
 
 def test_convert_killed_mid_write_leaves_nothing_under_the_output_name(big_export, tmp_path):
@@ -144,7 +130,7 @@ def test_convert_killed_mid_write_leaves_nothing_under_the_output_name(big_expor
     _kill_while_writing(["convert", str(big_export), "-o", str(out), "--quiet"], tmp_path)
     assert not out.exists()
     # What a kill leaves is a hidden temporary file, and it does not stand in the way.
-    assert all(p.name.startswith(".chats.jsonl.") for p in _partials(tmp_path))
+    assert all(p.name.startswith(".chats.jsonl.") for p in partials(tmp_path))
     small = tmp_path / "small.jsonl"
     small.write_bytes(orjson.dumps({"messages": [{"role": "user", "content": "a"},
                                                  {"role": "assistant", "content": "b"}]}) + b"\n")
@@ -164,7 +150,7 @@ def test_chunk_killed_mid_write_leaves_nothing_under_the_output_name(tmp_path):
     out = tmp_path / "chunks.jsonl"
     _kill_while_writing(["chunk", str(notes), "-o", str(out), "--quiet"], tmp_path)
     assert not out.exists()
-    assert all(p.name.startswith(".chunks.jsonl.") for p in _partials(tmp_path))
+    assert all(p.name.startswith(".chunks.jsonl.") for p in partials(tmp_path))
 
 
 # ---- an existing output is never replaced without --force ----------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,10 +13,10 @@ import orjson
 import pytest
 
 from chat_builders import gpt_simple, write
+from procs import ROOT, alive, descendants, make_export, partials, start, writing
 from miner import parallel
 from miner.pipeline import ConvertOptions, convert
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = [str(ROOT / "samples" / "chatgpt-export.zip"), str(ROOT / "samples" / "claude-export.zip")]
 
 
@@ -114,83 +113,40 @@ def test_small_inputs_stay_in_one_process(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory) -> Path:
-    export = tmp_path_factory.mktemp("big") / "conversations.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_export.py"), str(export), "--mb", "30"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return export
-
-
-ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return make_export(tmp_path_factory.mktemp("big") / "conversations.json", 30)
 
 
 def test_cli_uses_workers_for_a_big_export_and_matches_jobs_1(big_export, tmp_path):
-    export, env = big_export, ENV
     outs = {}
     for jobs in ("1", "2"):
         here = tmp_path / jobs
         here.mkdir()
         out = here / "out.jsonl"
-        r = subprocess.run([sys.executable, "-m", "miner", "convert", str(export), "-o", "out.jsonl", "--jobs", jobs],
-                           capture_output=True, text=True, env=env, cwd=here)
-        assert r.returncode == 0, r.stderr
-        outs[jobs] = (out.read_bytes(), r.stderr)  # the summary table is on stderr
+        r = start(["convert", str(big_export), "-o", "out.jsonl", "--jobs", jobs], here)
+        _, err = r.communicate()
+        assert r.returncode == 0, err.decode()
+        outs[jobs] = (out.read_bytes(), err.decode())  # the summary table is on stderr
     assert "examples written" in outs["1"][1]
     assert outs["2"] == outs["1"]
-
-
-def _descendants(pid: int) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    out, todo = set(), [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            out.add(k)
-            todo.append(k)
-    return out
-
-
-def _writing(folder: Path) -> bool:
-    for x in folder.iterdir():
-        try:
-            if x.name.endswith(".partial") and x.stat().st_size:
-                return True
-        except FileNotFoundError:
-            pass
-    return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process tree from /proc")
 def test_killing_miner_leaves_no_worker_behind(big_export, tmp_path):
     out = tmp_path / "out.jsonl"
-    p = subprocess.Popen([sys.executable, "-m", "miner", "convert", str(big_export), "-o", str(out), "--jobs", "2"],
-                         env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = start(["convert", str(big_export), "-o", str(out), "--jobs", "2"], tmp_path, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while len(_descendants(p.pid)) < 3:  # the fork server and two workers (and a resource tracker)
+        while len(descendants(p.pid)) < 3:  # the fork server and two workers (and a resource tracker)
             assert p.poll() is None and time.monotonic() < deadline, "workers never started"
             time.sleep(0.05)
-        children = _descendants(p.pid)
+        children = descendants(p.pid)
     finally:
         p.kill()  # like kill -9 or the out-of-memory killer: no chance to clean up
         p.wait()
     deadline = time.monotonic() + 20
-    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+    while any(alive(c) for c in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = [c for c in children if _alive(c)]
+    left = [c for c in children if alive(c)]
     for c in left:  # do not leave them running after a failure either
         os.kill(c, 9)
     assert not left, "worker processes outlived the killed miner"
@@ -201,11 +157,10 @@ def test_killing_miner_leaves_no_worker_behind(big_export, tmp_path):
 def test_ctrl_c_twice_exits_cleanly(big_export, tmp_path, when):
     """An impatient user presses Ctrl-C twice: while the workers start, or while they work."""
     out = tmp_path / "out.jsonl"
-    p = subprocess.Popen([sys.executable, "-m", "miner", "convert", str(big_export), "-o", str(out), "--jobs", "2"],
-                         env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True)  # a terminal sends Ctrl-C to the whole group
+    p = start(["convert", str(big_export), "-o", str(out), "--jobs", "2"], tmp_path, stdout=subprocess.DEVNULL,
+              start_new_session=True)  # a terminal sends Ctrl-C to the whole group
     deadline = time.monotonic() + 60
-    while not (_descendants(p.pid) if when == "workers starting" else _writing(tmp_path)):
+    while not (descendants(p.pid) if when == "workers starting" else writing(tmp_path)):
         assert p.poll() is None and time.monotonic() < deadline, f"never saw the {when}"
         time.sleep(0.005)
     try:
@@ -223,7 +178,7 @@ def test_ctrl_c_twice_exits_cleanly(big_export, tmp_path, when):
     assert p.returncode in (130, 0), err  # 0: it had already finished
     assert "Traceback" not in err and "Fatal Python error" not in err, err
     assert not out.exists() or p.returncode == 0
-    assert not [x for x in tmp_path.iterdir() if x.name.endswith(".partial")]
+    assert not partials(tmp_path)
 
 
 # ---- the pool itself ------------------------------------------------------------------------
