@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 TESTS = pathlib.Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 
+from chat_builders import json_paths
 from miner import parsers
 from miner.errors import MinerError
 from miner.models import ROLES, Block, Conversation, Document, Message, Preference, Skip
@@ -513,18 +514,6 @@ WEIRD_TEXT = st.one_of(
                      "<antThinking>x</antThinking>", "\r\n", "user", "assistant", "system", "tool", "human", "NaN"]),
     st.text(max_size=3).map(lambda s: s * 5000),  # a huge string
 )
-
-
-def json_paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every position in a JSON value, as key/index paths (the root is ())."""
-    out = [prefix]
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out += json_paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out += json_paths(v, prefix + (i,))
-    return out
 
 
 def _get(obj: Any, path: tuple) -> Any:
