@@ -267,7 +267,7 @@ def _render(item, o: ConvertOptions, writer, rules, title_re, detector, summary:
         line = _pair_line(writer, item, summary, o)
         return [line] if line else []
     lines = []
-    for example, pairs in _prepare(item, o, rules, title_re, summary, detector):
+    for example, pairs, counted in _prepare(item, o, rules, title_re, summary, detector):
         if writer.KIND == "preference":
             lines.extend(x for x in (_pair_line(writer, p, summary, o) for p in pairs) if x)
             if not pairs:
@@ -281,7 +281,7 @@ def _render(item, o: ConvertOptions, writer, rules, title_re, detector, summary:
         lines.append(line)
         summary.add("examples written")
         summary.add("messages", len(example.messages))
-        summary.add("tokens", tokens.count_messages(example.messages))
+        summary.add("tokens", counted if counted is not None else tokens.count_messages(example.messages))
     return lines
 
 
@@ -292,7 +292,8 @@ class NothingWritten(MinerError):
 
 
 def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Summary, detector=None):
-    """Clean, filter, collapse and size one conversation. Yields (example, pairs)."""
+    """Clean, filter, collapse and size one conversation. Yields (example, pairs, its token
+    count if already known)."""
     bad_roles = sorted({m.role for m in conv.messages if m.role not in ROLES})
     if bad_roles:
         summary.skip("unknown message role", _where(conv), f"roles {', '.join(map(repr, bad_roles))}; "
@@ -322,7 +323,8 @@ def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Su
                 conv = res.conversation
         pairs = [_with_system_pair(p, o.system) for p in res.pairs]
     conv = transforms.with_system(conv, o.system)
-    if o.max_tokens and tokens.count_messages(conv.messages) > o.max_tokens:
+    n = tokens.count_messages(conv.messages) if o.max_tokens else None
+    if n is not None and n > o.max_tokens:
         if o.long == "drop":
             summary.skip("over --max-tokens (dropped)", _where(conv))
             return
@@ -334,9 +336,9 @@ def _prepare(conv: Conversation, o: ConvertOptions, rules, title_re, summary: Su
             summary.skip("over --max-tokens (no exchange fits)", _where(conv))
             return
         for i, part in enumerate(parts):
-            yield part, pairs if i == 0 else []
+            yield part, pairs if i == 0 else [], None
         return
-    yield conv, pairs
+    yield conv, pairs, n
 
 
 def _with_system_pair(p: Preference, system: str | None) -> Preference:
