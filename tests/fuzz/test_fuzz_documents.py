@@ -269,3 +269,15 @@ def test_pdf_with_an_xref_loop_and_absurd_lengths(tmp_path):
                 pdf.replace(b"startxref", b"startxref\n0\n%%EOF\nstartxref", 1),
                 b"%PDF-1.4\n" + b"[" * 100_000 + b"\n%%EOF"):
         check("essay.pdf", bad, tmp_path)
+
+
+@pytest.mark.parametrize("table", [
+    rb"{\f1\fcharset0 Times}" * 300,  # no ';' after any \fcharset: cubic backtracking in striprtf
+    rb"{\f1\fcharset0 Times;}" + rb"\f2 " * 8000,  # a huge table of font numbers without charsets
+], ids=["no-semicolons", "huge"])
+def test_rtf_font_table_that_once_hung_the_parser(table, tmp_path):
+    """Found by the slow fuzz run: a damaged font table made striprtf's regex run for minutes.
+    The text is still read (check() fails on a hang after 30 s)."""
+    blob = rb"{\rtf1\ansi{\fonttbl" + table + rb"}\f0 The tide came in over the grey stones.\par}"
+    for o in check("notes.rtf", blob, tmp_path):
+        assert o.items["document"] == 1, o
